@@ -1,0 +1,17 @@
+"""Errors the streams package raises on purpose.
+
+Every message is meant for the person running journeyhub: it says what is wrong and what
+to change. The command line prints these as one line without a traceback.
+"""
+
+
+class JourneyhubError(Exception):
+    """Base class of every deliberate error in the streams package."""
+
+
+class SettingsError(JourneyhubError):
+    """An environment variable is missing, unknown or malformed (one line per problem)."""
+
+
+class BrokerError(JourneyhubError):
+    """Kafka cannot be started, reached or administered."""

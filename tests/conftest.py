@@ -1,0 +1,55 @@
+"""Shared fixtures: one real Kafka for the session and a clean environment per test."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.broker import EmbeddedBroker, free_port
+from streams.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Kafka to test against: ``KAFKA_BOOTSTRAP_SERVERS`` or an embedded broker.
+
+    The embedded broker gets a free ephemeral port, so it never meets a running
+    ``journeyhub up`` on 19092 or another test session.
+    """
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+        return
+    log_path = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker(port=free_port(), log_path=log_path) as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture
+def test_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
+    """Environment variables for a journeyhub process under test, isolated per test.
+
+    The short session timeout lets consumers join a group within seconds on any broker.
+    """
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "JOURNEYHUB_DATA_DIR": str(tmp_path),
+        "JOURNEYHUB_WEB_PORT": str(free_port()),
+        "JOURNEYHUB_STATE": "memory",
+        "LOG_FORMAT": "console",
+    }
+
+
+@pytest.fixture
+def settings(test_env: dict[str, str]) -> Settings:
+    """Settings read from :func:`test_env`."""
+    return Settings.from_env(test_env)
+
+
+@pytest.fixture
+def unique_topic_prefix() -> str:
+    """A prefix that keeps this test's topics apart on the shared broker."""
+    return f"test-{uuid.uuid4().hex[:8]}."
