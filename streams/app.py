@@ -1,0 +1,78 @@
+"""The Faust application factory: the one place that wires settings, codec, metrics and agents.
+
+Domain modules stay free of wiring: each offers handlers for its source topics, and the
+factory subscribes one intake agent to every source topic and dispatches to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from schemas.catalog import CATALOG
+from schemas.codec import Codec, make_codec
+from streams.intake import Handler, Intake
+from streams.kafka import faust_broker_options
+from streams.metrics import WorkerMetrics
+from streams.settings import Settings
+from streams.web import register_views, token_middleware
+
+APP_ID = "journeyhub"
+SOURCE_TOPICS = tuple(spec.name for spec in CATALOG.values() if spec.kind == "source")
+
+
+@dataclass
+class Worker:
+    """The running application and the shared parts its agents and views use."""
+
+    app: faust.App
+    settings: Settings
+    codec: Codec
+    metrics: WorkerMetrics
+    intake: Intake
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    ready: bool = False
+
+
+def _faust_options(settings: Settings) -> dict[str, Any]:
+    store = "rocksdb://" if settings.state_store == "rocksdb" else "memory://"
+    return {
+        **faust_broker_options(settings),
+        "store": store,
+        "datadir": str(settings.data_dir / "worker"),
+        "web_port": settings.web_port,
+        "web_bind": settings.web_host,
+        "web_host": settings.web_host,
+        "web_application_options": {"middlewares": [token_middleware(settings.api_token)]},
+        "topic_partitions": max(spec.partitions for spec in CATALOG.values()),
+        "consumer_auto_offset_reset": "earliest",
+        "autodiscover": False,
+    }
+
+
+def create_worker(settings: Settings) -> Worker:
+    """Build the Faust app with its intake agent and HTTP views, not yet started."""
+    app = faust.App(APP_ID, **_faust_options(settings))
+    metrics = WorkerMetrics()
+    codec = make_codec(settings.schema_registry_url)
+    worker = Worker(app, settings, codec, metrics, Intake(app, codec, metrics))
+
+    sources = app.topic(*SOURCE_TOPICS, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(sources, name="intake")
+    async def intake(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            await worker.intake.process(event, worker.handlers)
+            yield None
+
+    async def mark_ready(sender: faust.App, **_: Any) -> None:
+        worker.ready = True
+        metrics.up.set(1)
+
+    app.on_rebalance_complete.connect(mark_ready)  # type: ignore[arg-type]
+
+    register_views(worker)
+    return worker

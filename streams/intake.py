@@ -1,0 +1,84 @@
+"""The entry of every source record: decode and validate it, or dead-letter it.
+
+Bad input must never stop the stream nor vanish: a value that cannot be decoded or does not
+fit its schema goes to ``dlq.<topic>`` with its original bytes and the reason in headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import structlog
+
+from schemas.catalog import dlq_topic
+from schemas.codec import Codec
+from schemas.deadletter import dead_letter_headers
+from schemas.errors import SchemaError
+from streams.metrics import WorkerMetrics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A decoded source record with the coordinates it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: dict[str, Any]
+
+
+class InvalidRecordError(ValueError):
+    """A record decoded fine but breaks a rule its schema cannot express."""
+
+
+Handler = Callable[[SourceRecord], Awaitable[None]]
+
+
+class Intake:
+    """Decodes raw records and hands them to the handler registered for their topic."""
+
+    def __init__(self, app: faust.App, codec: Codec, metrics: WorkerMetrics) -> None:
+        self._app = app
+        self._codec = codec
+        self._metrics = metrics
+
+    async def dead_letter(self, event: faust.EventT, error: BaseException) -> None:
+        """Send the event's original key and value bytes to ``dlq.<topic>`` with the reason."""
+        message = event.message
+        headers = dead_letter_headers(error, message.topic, message.partition, message.offset)
+        await self._app.topic(dlq_topic(message.topic)).send(
+            key=message.key, value=message.value, headers=headers
+        )
+        self._metrics.dead_letters.labels(topic=message.topic, reason=type(error).__name__).inc()
+        log.warning(
+            "dead_lettered",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error_class=type(error).__name__,
+        )
+
+    async def process(self, event: faust.EventT, handlers: Mapping[str, Handler]) -> None:
+        """Decode one event and run its topic's handler; dead-letter what fails validation."""
+        message = event.message
+        self._metrics.events_in.labels(topic=message.topic).inc()
+        try:
+            value = self._codec.decode(message.topic, message.value or b"")
+            key = message.key.decode("utf-8") if message.key is not None else None
+        except (SchemaError, UnicodeDecodeError) as error:
+            await self.dead_letter(event, error)
+            return
+        handler = handlers.get(message.topic)
+        if handler is None:
+            return
+        record = SourceRecord(message.topic, message.partition, message.offset, key, value)
+        try:
+            await handler(record)
+        except InvalidRecordError as error:
+            await self.dead_letter(event, error)
