@@ -7,14 +7,14 @@ factory subscribes one intake agent to every source topic and dispatches to them
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
 from schemas.catalog import CATALOG
-from schemas.codec import Codec, make_codec
-from streams.intake import Handler, Intake
+from schemas.codec import make_codec
+from streams.context import Registrar, WorkerContext
+from streams.intake import Intake
 from streams.kafka import faust_broker_options
 from streams.metrics import WorkerMetrics
 from streams.settings import Settings
@@ -24,17 +24,8 @@ APP_ID = "journeyhub"
 SOURCE_TOPICS = tuple(spec.name for spec in CATALOG.values() if spec.kind == "source")
 
 
-@dataclass
-class Worker:
-    """The running application and the shared parts its agents and views use."""
-
-    app: faust.App
-    settings: Settings
-    codec: Codec
-    metrics: WorkerMetrics
-    intake: Intake
-    handlers: dict[str, Handler] = field(default_factory=dict)
-    ready: bool = False
+DOMAINS: tuple[Registrar, ...] = ()
+"""Every domain of the worker, in the order they are registered."""
 
 
 def _faust_options(settings: Settings) -> dict[str, Any]:
@@ -53,12 +44,12 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_worker(settings: Settings) -> Worker:
+def create_worker(settings: Settings) -> WorkerContext:
     """Build the Faust app with its intake agent and HTTP views, not yet started."""
     app = faust.App(APP_ID, **_faust_options(settings))
     metrics = WorkerMetrics()
     codec = make_codec(settings.schema_registry_url)
-    worker = Worker(app, settings, codec, metrics, Intake(app, codec, metrics))
+    worker = WorkerContext(app, settings, codec, metrics, Intake(app, codec, metrics))
 
     sources = app.topic(*SOURCE_TOPICS, key_serializer="raw", value_serializer="raw")
 
@@ -75,4 +66,6 @@ def create_worker(settings: Settings) -> Worker:
     app.on_rebalance_complete.connect(mark_ready)  # type: ignore[arg-type]
 
     register_views(worker)
+    for register in DOMAINS:
+        register(worker)
     return worker

@@ -24,13 +24,17 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """A decoded source record with the coordinates it came from."""
+    """A decoded source record with the coordinates and the bytes it came from.
+
+    ``raw`` keeps the original value so a later stage can still dead-letter it unchanged.
+    """
 
     topic: str
     partition: int
     offset: int
     key: str | None
     value: dict[str, Any]
+    raw: bytes
 
 
 class InvalidRecordError(ValueError):
@@ -77,7 +81,9 @@ class Intake:
         handler = handlers.get(message.topic)
         if handler is None:
             return
-        record = SourceRecord(message.topic, message.partition, message.offset, key, value)
+        record = SourceRecord(
+            message.topic, message.partition, message.offset, key, value, message.value or b""
+        )
         try:
             await handler(record)
         except InvalidRecordError as error:

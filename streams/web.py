@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from faust.web import Request, Response, View
 from pydantic import SecretStr
 
-if TYPE_CHECKING:
-    from streams.app import Worker
+from streams.context import WorkerContext
 
 OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 
@@ -42,7 +40,7 @@ def token_middleware(token: SecretStr | None) -> Callable[..., Awaitable[web.Str
     return require_token
 
 
-def register_views(worker: Worker) -> None:
+def register_views(worker: WorkerContext) -> None:
     """Add ``/healthz`` and ``/metrics`` to the worker's web server."""
     app = worker.app
 
