@@ -63,10 +63,13 @@ def _integer(schema: dict[str, Any], value: Any) -> int:
 
 
 def _floating(_schema: dict[str, Any], value: Any) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        msg = "a number"
-        raise Mismatch(msg)
-    return float(value)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    except OverflowError:
+        pass
+    msg = "a number in the range of a double"
+    raise Mismatch(msg)
 
 
 def _string(_schema: dict[str, Any], value: Any) -> str:

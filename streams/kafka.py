@@ -116,10 +116,13 @@ def producer_config(settings: Settings, **overrides: str | int | float | bool) -
         **overrides: Further or replacing librdkafka options, as in :func:`consumer_config`.
 
     Returns:
-        The options with ``acks=all``, idempotence and a 5 ms linger for batching.
+        The options with ``acks=all``, idempotence, a 5 ms linger for batching and the
+        murmur2 partitioner that Java clients and Faust use, so a key lands on the same
+        partition whoever produced it.
     """
     return {
         **client_config(settings),
+        "partitioner": "murmur2_random",
         "acks": "all",
         "enable.idempotence": "true",
         "linger.ms": "5",

@@ -27,6 +27,7 @@ MONEY = {"type": "bytes", "logicalType": "decimal", "precision": 15, "scale": 2}
         ("int", True),
         ("long", 2**63),
         ("double", "1.5"),
+        ("double", 10**400),
         ("boolean", 1),
         ("string", b"bytes"),
         ({"type": "int", "logicalType": "date"}, datetime(2026, 1, 1, tzinfo=UTC)),
