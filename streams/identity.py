@@ -1,0 +1,398 @@
+"""The identity graph: which canonical customer id an event's identifiers belong to.
+
+Shop, CMS, social listening, RFID readers and the consent banner each name a person
+differently; resolving their identifiers to one id (and merging two ids that turn out to
+be one person) is what makes one profile per person.
+
+State layout for the agent (all JSON-able, one changelogged table each):
+
+- identity table, ``IdentityKey -> customer_id``: who owns each identifier;
+- alias table, ``absorbed customer_id -> survivor customer_id``: ids merged away, read
+  through :func:`follow_alias`, which shortens chains as it walks them;
+- born table, ``customer_id -> first seen (epoch ms)``: decides which id survives a merge.
+
+Resolution reads every identifier of an event, so these tables must be readable for any key
+(global tables, or one resolver partition). Ids are derived from identifiers, so replaying
+the same events yields the same ids.
+"""
+
+import hashlib
+import sys
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from streams.errors import JourneyhubError
+from streams.normalize import (
+    normalize_country,
+    normalize_email,
+    normalize_handle,
+    normalize_phone,
+    to_epoch_ms,
+)
+
+IdentityKey = str
+"""``kind:normalised value``, e.g. ``email:erika@example.de`` or ``session:s-123``."""
+
+# Kinds in the order that picks the identifier a new customer id is derived from.
+KINDS = ("shop_customer", "email", "phone", "handle", "order", "chip", "session")
+# A session is weak: a shared computer must not merge two people; every other kind is strong.
+WEAK_KINDS = frozenset({"session"})
+# Identity kind -> name in the profile API's ``identities`` (orders are kept in ``orders``).
+IDENTITY_NAMES = {
+    "email": "emails",
+    "phone": "phones",
+    "session": "session_ids",
+    "shop_customer": "shop_customer_ids",
+    "handle": "social_handles",
+    "chip": "chip_ids",
+}
+MAX_SESSIONS = 20
+PROVISIONAL_PREFIX = "anon-"
+CUSTOMER_PREFIX = "c-"
+
+
+class IdentityError(JourneyhubError):
+    """An event carries no identifier, or the alias table holds a cycle."""
+
+
+def identity_key(kind: str, raw: object, *, region: str = "DE") -> IdentityKey | None:
+    """Return the key of one identifier, normalised so that spellings of it match.
+
+    Args:
+        kind: One of :data:`KINDS`.
+        raw: The identifier as the event carries it.
+        region: Country for phone numbers without a country code.
+
+    Returns:
+        ``kind:value``, or None when the value is empty or not valid for its kind.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    value: str | None
+    if kind == "email":
+        value = normalize_email(raw)
+    elif kind == "phone":
+        value = normalize_phone(raw, region)
+    elif kind == "handle":
+        value = normalize_handle(raw)
+    else:
+        value = raw.strip()
+    return f"{kind}:{value}" if value else None
+
+
+def kind_of(key: IdentityKey) -> str:
+    """Return the kind of an identity key (the part before the first colon)."""
+    return key.partition(":")[0]
+
+
+def value_of(key: IdentityKey) -> str:
+    """Return the normalised value of an identity key (the part after the first colon)."""
+    return key.partition(":")[2]
+
+
+def is_strong(key: IdentityKey) -> bool:
+    """Whether the identifier names one person for sure (everything but a session)."""
+    return kind_of(key) not in WEAK_KINDS
+
+
+def is_provisional(customer_id: str) -> bool:
+    """Whether the id belongs to an anonymous visitor known only by a session."""
+    return customer_id.startswith(PROVISIONAL_PREFIX)
+
+
+def derive_customer_id(key: IdentityKey) -> str:
+    """Return the id of a new customer first known by ``key``; the same key, the same id.
+
+    Args:
+        key: A strong identifier, or a session for an anonymous visitor.
+
+    Returns:
+        ``c-`` (or ``anon-`` for a session) and the first 16 hex digits of the key's SHA-1.
+    """
+    prefix = CUSTOMER_PREFIX if is_strong(key) else PROVISIONAL_PREFIX
+    digest = hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return prefix + digest[:16]
+
+
+def _keys(pairs: Iterable[tuple[str, object]], region: str = "DE") -> list[IdentityKey]:
+    keys = {identity_key(kind, raw, region=region) for kind, raw in pairs}
+    return sorted((key for key in keys if key), key=lambda key: (KINDS.index(kind_of(key)), key))
+
+
+def _shop(record: Mapping[str, Any]) -> list[IdentityKey]:
+    customer = record.get("customer") or {}
+    order = record.get("order") or {}
+    region = normalize_country(customer.get("country")) or "DE"
+    handles = [("handle", handle) for handle in customer.get("social_handles") or ()]
+    return _keys(
+        [
+            ("session", record.get("session_id")),
+            ("shop_customer", record.get("customer_id")),
+            ("email", customer.get("email")),
+            ("phone", customer.get("phone")),
+            ("order", order.get("order_id")),
+            *handles,
+        ],
+        region,
+    )
+
+
+def _cms_or_consent(record: Mapping[str, Any]) -> list[IdentityKey]:
+    return _keys(
+        [
+            ("session", record.get("session_id")),
+            ("shop_customer", record.get("customer_id")),
+            ("email", record.get("email")),
+        ]
+    )
+
+
+def _social(record: Mapping[str, Any]) -> list[IdentityKey]:
+    return _keys([("handle", record.get("author_handle"))])
+
+
+def _rfid(record: Mapping[str, Any]) -> list[IdentityKey]:
+    return _keys([("chip", record.get("chip_id")), ("order", record.get("order_id"))])
+
+
+def _privacy(record: Mapping[str, Any]) -> list[IdentityKey]:
+    return _keys([("shop_customer", record.get("customer_id")), ("email", record.get("email"))])
+
+
+_EXTRACTORS = {
+    "shop.events": _shop,
+    "cms.events": _cms_or_consent,
+    "consent.events": _cms_or_consent,
+    "social.posts": _social,
+    "rfid.production": _rfid,
+    "privacy.requests": _privacy,
+}
+
+
+def identifiers_from(topic: str, record: Mapping[str, Any]) -> list[IdentityKey]:
+    """Return the normalised identifiers a source event carries, strongest kind first.
+
+    shop: session, shop account, customer e-mail, phone and social handles, order id; cms
+    and consent: session, shop account (``customer_id``), e-mail; social: author handle;
+    rfid: chip and order (linking the chip to the order's customer); privacy: shop account
+    and e-mail (a privacy request is looked up with :func:`owners`, never resolved, so it
+    cannot create or merge anyone).
+
+    Args:
+        topic: The source topic.
+        record: The decoded event.
+
+    Returns:
+        Identity keys without duplicates, invalid values dropped.
+
+    Raises:
+        IdentityError: The topic carries no identifiers of people.
+    """
+    extractor = _EXTRACTORS.get(topic)
+    if extractor is None:
+        msg = f"topic {topic} carries no identifiers of people"
+        raise IdentityError(msg)
+    return extractor(record)
+
+
+def add_identifiers(identities: dict[str, list[str]], keys: Iterable[IdentityKey]) -> None:
+    """Add identifiers to a person's identifier lists (kind -> values, oldest first).
+
+    Only the kinds of :data:`IDENTITY_NAMES` are kept; of sessions, the newest
+    :data:`MAX_SESSIONS`, since every visit brings a new one.
+
+    Args:
+        identities: The person's lists; changed in place.
+        keys: Identity keys, e.g. from :func:`identifiers_from`.
+    """
+    for key in keys:
+        kind, value = kind_of(key), value_of(key)
+        if kind in IDENTITY_NAMES and value not in identities.setdefault(kind, []):
+            identities[kind].append(value)
+    if len(identities.get("session", ())) > MAX_SESSIONS:
+        identities["session"] = identities["session"][-MAX_SESSIONS:]
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Two customer ids found to be one person: ``absorbed`` now reads as ``survivor``."""
+
+    survivor: str
+    absorbed: str
+    cause_event_id: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the merge as a JSON-able dict."""
+        return {
+            "survivor": self.survivor,
+            "absorbed": self.absorbed,
+            "cause_event_id": self.cause_event_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> "Merge":
+        """Rebuild a merge from :meth:`to_dict`."""
+        return cls(data["survivor"], data["absorbed"], data["cause_event_id"])
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one event means for the identity graph, and the writes that record it.
+
+    Attributes:
+        customer_id: The canonical id the event belongs to.
+        assignments: Identity-table writes, ``IdentityKey -> customer_id``.
+        merges: Ids absorbed into ``customer_id``; their profiles merge into its profile.
+        born: Born-table writes, ``customer_id -> first seen (epoch ms)``: for a new id, a
+            merge, or an event older than the customer's first-seen time.
+        created: True when ``customer_id`` is new.
+    """
+
+    customer_id: str
+    assignments: dict[IdentityKey, str] = field(default_factory=dict)
+    merges: tuple[Merge, ...] = ()
+    born: dict[str, int] = field(default_factory=dict)
+    created: bool = False
+
+
+class GraphView(Protocol):
+    """Read access to the identity graph that :func:`resolve` needs."""
+
+    def owner(self, key: IdentityKey) -> str | None:
+        """The canonical customer id owning ``key`` (aliases followed), or None."""
+
+    def first_seen(self, customer_id: str) -> int | None:
+        """When the customer was first seen (epoch ms), or None when unknown."""
+
+
+def follow_alias(aliases: MutableMapping[str, str], customer_id: str) -> str:
+    """Return the surviving id of ``customer_id``, pointing every id on the way straight at it.
+
+    Args:
+        aliases: The alias table ``absorbed -> survivor``; shortened in place.
+        customer_id: Any customer id, merged away or not.
+
+    Returns:
+        The id that survived every merge ``customer_id`` took part in.
+
+    Raises:
+        IdentityError: The alias table contains a cycle.
+    """
+    path: list[str] = []
+    current = customer_id
+    while current in aliases:
+        if current in path:
+            msg = f"alias table has a cycle through {current}; repair the identity state"
+            raise IdentityError(msg)
+        path.append(current)
+        current = aliases[current]
+    for absorbed in path[:-1]:
+        aliases[absorbed] = current
+    return current
+
+
+@dataclass
+class IdentityGraph:
+    """The three identity tables; plain dicts in tests, Faust tables in the worker."""
+
+    keys: MutableMapping[IdentityKey, str] = field(default_factory=dict)
+    aliases: MutableMapping[str, str] = field(default_factory=dict)
+    born: MutableMapping[str, int] = field(default_factory=dict)
+
+    def owner(self, key: IdentityKey) -> str | None:
+        """The canonical customer id owning ``key``, or None when nobody does."""
+        customer_id = self.keys.get(key)
+        return follow_alias(self.aliases, customer_id) if customer_id else None
+
+    def first_seen(self, customer_id: str) -> int | None:
+        """When the customer was first seen (epoch ms), or None."""
+        return self.born.get(customer_id)
+
+    def apply(self, resolution: Resolution) -> None:
+        """Write what :func:`resolve` decided."""
+        self.keys.update(resolution.assignments)
+        for merge in resolution.merges:
+            self.aliases[merge.absorbed] = merge.survivor
+        self.born.update(resolution.born)
+
+
+def owners(graph: GraphView, identifiers: Iterable[IdentityKey]) -> set[str]:
+    """Return every canonical customer id that owns one of ``identifiers``, changing nothing.
+
+    Args:
+        graph: The identity graph.
+        identifiers: Identity keys, e.g. of a privacy request.
+
+    Returns:
+        The owners; empty when no identifier is known.
+    """
+    return {owner for key in identifiers if (owner := graph.owner(key))}
+
+
+def resolve(
+    graph: GraphView, identifiers: Iterable[IdentityKey], *, event_id: str, occurred_at: datetime
+) -> Resolution:
+    """Decide which customer an event belongs to; merge customers it proves to be one.
+
+    - No identifier known: a new id derived from the strongest identifier (a session alone
+      gives a provisional ``anon-`` id).
+    - Strong identifiers owned by several customers: they merge; the id first seen earliest
+      survives (equal times: the smallest id), whichever order the events came in.
+    - A session owned by an anonymous visitor joins the customer who logs in or checks out
+      with it: the visitor's id is merged into the customer, so earlier events count.
+    - A session owned by another known customer (a shared computer) is not a reason to
+      merge: the session simply belongs to the customer seen with it last.
+
+    Resolving the same identifiers again changes nothing.
+
+    Args:
+        graph: Read access to the identity tables.
+        identifiers: The event's identity keys (see :func:`identifiers_from`).
+        event_id: Id of the event, recorded as the cause of any merge.
+        occurred_at: Event time, the first-seen time of a new customer.
+
+    Returns:
+        The canonical id and the table writes; apply them with :meth:`IdentityGraph.apply`.
+
+    Raises:
+        IdentityError: The event carries no identifier at all.
+    """
+    given = set(identifiers)
+    unknown = sorted(key for key in given if kind_of(key) not in KINDS)
+    if unknown:
+        msg = f"event {event_id}: unknown identifier kind in {unknown}; expected one of {KINDS}"
+        raise IdentityError(msg)
+    keys = sorted(given, key=lambda key: (KINDS.index(kind_of(key)), key))
+    if not keys:
+        msg = f"event {event_id} carries no identifier of a person; it cannot be attributed"
+        raise IdentityError(msg)
+    owned = {key: graph.owner(key) for key in keys}
+    strong = [key for key in keys if is_strong(key)]
+    strong_owners = {owner for key in strong if (owner := owned[key])}
+    session_owners = [owner for key in keys if not is_strong(key) and (owner := owned[key])]
+
+    def age(customer_id: str) -> tuple[int, str]:
+        first = graph.first_seen(customer_id)
+        return (sys.maxsize if first is None else first, customer_id)
+
+    created = False
+    if strong_owners:
+        survivor = min(strong_owners, key=age)
+    elif strong:
+        survivor, created = derive_customer_id(strong[0]), True
+    elif session_owners:
+        survivor = session_owners[0]
+    else:
+        survivor, created = derive_customer_id(keys[0]), True
+
+    anonymous = {owner for owner in session_owners if is_provisional(owner)}
+    absorbed = sorted((strong_owners | anonymous) - {survivor})
+    merges = tuple(Merge(survivor, owner, event_id) for owner in absorbed)
+    known = graph.first_seen(survivor)
+    times = [known, to_epoch_ms(occurred_at), *(graph.first_seen(owner) for owner in absorbed)]
+    earliest = min(time for time in times if time is not None)
+    born = {survivor: earliest} if earliest != known else {}
+    assignments = {key: survivor for key in keys if owned[key] != survivor}
+    return Resolution(survivor, assignments, merges, born, created)

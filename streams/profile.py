@@ -1,0 +1,395 @@
+"""The customer-360 profile: everything known about one person, built event by event.
+
+Each source event adds to one profile (identities, master data, interests, orders, consent,
+social mood, production); a redelivered event changes nothing, and two profiles of the same
+person merge without counting anything twice. The agent keeps profiles as :meth:`to_dict`.
+"""
+
+import hashlib
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from streams.errors import JourneyhubError
+from streams.identity import IDENTITY_NAMES, add_identifiers, identifiers_from
+from streams.masterdata import MASTER_FIELDS, FieldValue, apply_master_data, choose, master_data
+from streams.normalize import from_epoch_ms, iso_utc, normalize_keyword, to_epoch_ms
+from streams.production import ChipStatus, newer_status, status_of
+from streams.rules import Rules
+from streams.salutation import letter_salutation, salutation
+from streams.social import SocialStats, apply_post, combine, post_keywords
+
+LEAD_STATUSES = ("prospect", "marketing_lead", "sales_lead", "customer")
+MAX_SEEN_EVENTS = 1000
+_CENT = Decimal("0.01")
+_ORDER_FIELDS = ("count", "total", "currency", "last_order_at")
+
+
+class ProfileError(JourneyhubError):
+    """An event of a topic that does not describe a person was applied to a profile."""
+
+
+@dataclass(frozen=True)
+class Order:
+    """One order of the person, kept by id so that no order is counted twice."""
+
+    total: Decimal
+    currency: str
+    placed_at: datetime
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What the person last said about one purpose, and when."""
+
+    granted: bool
+    stated_at: datetime
+
+
+@dataclass
+class Profile:
+    """The customer-360 profile of one person (CONTRACT section 4)."""
+
+    customer_id: str
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    identities: dict[str, list[str]] = field(default_factory=dict)
+    interests: dict[str, float] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    consent: dict[str, Consent] = field(default_factory=dict)
+    social: SocialStats = field(default_factory=SocialStats)
+    production: dict[str, ChipStatus] = field(default_factory=dict)
+    first_seen_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    updated_at: datetime | None = None
+    lead_score: int = 0
+    lead_status: str = "prospect"
+    score_reasons: list[str] = field(default_factory=list)
+    seen_events: list[str] = field(default_factory=list)
+    """48-bit digests of the latest processed events (topic and id), oldest first; ≤ 1,000."""
+
+    def value(self, name: str) -> str | None:
+        """The master-data value of field ``name``, or None when unknown."""
+        current = self.fields.get(name)
+        return current.value if current else None
+
+    @property
+    def is_customer(self) -> bool:
+        """Whether the person has a shop account or has ordered (not only a prospect)."""
+        return bool(self.orders or self.identities.get("shop_customer"))
+
+    def orders_summary(self) -> tuple[int, Decimal, str | None, datetime | None]:
+        """Count, total, currency and time of the last order.
+
+        The total adds up the orders in the currency of the newest order; orders in other
+        currencies are counted but not added.
+        """
+        if not self.orders:
+            return 0, Decimal("0.00"), None, None
+        newest = max(self.orders.values(), key=lambda order: order.placed_at)
+        total = sum(
+            (order.total for order in self.orders.values() if order.currency == newest.currency),
+            Decimal(0),
+        )
+        return len(self.orders), total.quantize(_CENT), newest.currency, newest.placed_at
+
+    def _view(self) -> dict[str, Any]:
+        """The API view with native values: datetimes and Decimals stay as they are."""
+        gender = self.value("gender") or "unknown"
+        first, last, title = self.value("first_name"), self.value("last_name"), self.value("title")
+        fallback = self.updated_at or self.last_seen_at or self.first_seen_at
+        return {
+            "customer_id": self.customer_id,
+            "salutation": salutation(gender),
+            "letter_salutation": letter_salutation(gender, title, first, last),
+            **{name: self.value(name) for name in MASTER_FIELDS},
+            "gender": gender,
+            "field_sources": {name: value.source_topic for name, value in self.fields.items()},
+            "identities": {
+                api_name: sorted(self.identities.get(kind, ()))
+                for kind, api_name in IDENTITY_NAMES.items()
+            },
+            "interests": dict(sorted(self.interests.items(), key=lambda item: (-item[1], item[0]))),
+            "orders": dict(zip(_ORDER_FIELDS, self.orders_summary(), strict=True)),
+            "lead_score": self.lead_score,
+            "lead_status": self.lead_status,
+            "consent": {purpose: state.granted for purpose, state in sorted(self.consent.items())},
+            "social": self.social.to_api(),
+            "production": [self.production[chip].to_api() for chip in sorted(self.production)],
+            "first_seen_at": self.first_seen_at or fallback,
+            "last_seen_at": self.last_seen_at or fallback,
+            "updated_at": fallback,
+        }
+
+    def to_api(self) -> dict[str, Any]:
+        """Return the JSON body of ``GET /customers/{customer_id}`` (CONTRACT section 4)."""
+        view = self._view()
+        orders = view["orders"]
+        orders["total"] = str(orders["total"])
+        orders["last_order_at"] = _iso(orders["last_order_at"])
+        for name in ("first_seen_at", "last_seen_at", "updated_at"):
+            view[name] = _iso(view[name])
+        return view
+
+    def to_record(self) -> dict[str, Any]:
+        """Return the value for ``customer360.profiles`` (``schemas/...profiles.avsc``)."""
+        return self._view()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the whole state as a JSON-able dict for a Faust table."""
+        return {
+            "customer_id": self.customer_id,
+            "fields": {name: value.to_dict() for name, value in self.fields.items()},
+            "identities": {kind: list(values) for kind, values in self.identities.items()},
+            "interests": dict(self.interests),
+            "orders": {
+                order_id: [str(order.total), order.currency, to_epoch_ms(order.placed_at)]
+                for order_id, order in self.orders.items()
+            },
+            "consent": {
+                purpose: [state.granted, to_epoch_ms(state.stated_at)]
+                for purpose, state in self.consent.items()
+            },
+            "social": self.social.to_dict(),
+            "production": {chip: status.to_dict() for chip, status in self.production.items()},
+            "first_seen_at": _ms(self.first_seen_at),
+            "last_seen_at": _ms(self.last_seen_at),
+            "updated_at": _ms(self.updated_at),
+            "lead_score": self.lead_score,
+            "lead_status": self.lead_status,
+            "score_reasons": list(self.score_reasons),
+            "seen_events": list(self.seen_events),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Profile":
+        """Rebuild a profile from :meth:`to_dict`."""
+        return cls(
+            customer_id=data["customer_id"],
+            fields={name: FieldValue.from_dict(value) for name, value in data["fields"].items()},
+            identities={kind: list(values) for kind, values in data["identities"].items()},
+            interests=dict(data["interests"]),
+            orders={
+                order_id: Order(Decimal(total), currency, from_epoch_ms(placed))
+                for order_id, (total, currency, placed) in data["orders"].items()
+            },
+            consent={
+                purpose: Consent(granted, from_epoch_ms(stated))
+                for purpose, (granted, stated) in data["consent"].items()
+            },
+            social=SocialStats.from_dict(data["social"]),
+            production={
+                chip: ChipStatus.from_dict(status) for chip, status in data["production"].items()
+            },
+            first_seen_at=_moment(data["first_seen_at"]),
+            last_seen_at=_moment(data["last_seen_at"]),
+            updated_at=_moment(data["updated_at"]),
+            lead_score=data["lead_score"],
+            lead_status=data["lead_status"],
+            score_reasons=list(data["score_reasons"]),
+            seen_events=list(data["seen_events"]),
+        )
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else to_epoch_ms(moment)
+
+
+def _moment(millis: int | None) -> datetime | None:
+    return None if millis is None else from_epoch_ms(millis)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else iso_utc(moment)
+
+
+def _seen(profile: Profile, moment: datetime) -> None:
+    """Widen first/last seen to include ``moment``."""
+    if profile.first_seen_at is None or moment < profile.first_seen_at:
+        profile.first_seen_at = moment
+    if profile.last_seen_at is None or moment > profile.last_seen_at:
+        profile.last_seen_at = moment
+
+
+def _add_interests(profile: Profile, keywords: Iterable[str], weight: float, rules: Rules) -> None:
+    if weight <= 0:
+        return
+    touched = set(filter(None, map(normalize_keyword, keywords)))
+    for keyword in touched:
+        # Re-inserted at the end: the dict's order is the order of last use.
+        profile.interests[keyword] = profile.interests.pop(keyword, 0.0) + weight
+    _bound_interests(profile, rules.interests.max_keywords, touched)
+
+
+def _bound_interests(profile: Profile, limit: int, touched: Collection[str] = ()) -> None:
+    """Keep ``limit`` interests: those just used, then the strongest, then the most recent.
+
+    Keeping the keywords just used lets a new interest grow instead of being dropped at once.
+    """
+    if len(profile.interests) <= limit:
+        return
+    weights = profile.interests
+    recency = {keyword: index for index, keyword in enumerate(weights)}
+    ranked = sorted(weights, key=lambda k: (k in touched, weights[k], recency[k]), reverse=True)
+    kept = set(ranked[:limit])
+    profile.interests = {keyword: weights[keyword] for keyword in weights if keyword in kept}
+
+
+def _apply_shop(profile: Profile, record: Mapping[str, Any], rules: Rules) -> None:
+    occurred_at, event_type = record["occurred_at"], record["event_type"]
+    _seen(profile, occurred_at)
+    product, order = record.get("product"), record.get("order")
+    categories = [product["category"]] if product else []
+    categories += [item["category"] for item in (order or {}).get("items", ())]
+    _add_interests(profile, categories, rules.interests.shop.get(event_type, 0.0), rules)
+    if record.get("customer"):
+        values = master_data(record["customer"])
+        apply_master_data(profile.fields, values, "shop.events", occurred_at, rules.source_priority)
+    if event_type == "order_placed" and order and order["order_id"] not in profile.orders:
+        profile.orders[order["order_id"]] = Order(order["total"], order["currency"], occurred_at)
+
+
+def _apply_cms(profile: Profile, record: Mapping[str, Any], rules: Rules) -> None:
+    occurred_at = record["occurred_at"]
+    _seen(profile, occurred_at)
+    weight = rules.interests.cms.get(record["event_type"], 0.0)
+    _add_interests(profile, record.get("keywords") or (), weight, rules)
+    values = master_data({**(record.get("form") or {}), "email": record.get("email")})
+    apply_master_data(profile.fields, values, "cms.events", occurred_at, rules.source_priority)
+
+
+def _apply_social(profile: Profile, record: Mapping[str, Any], rules: Rules) -> None:
+    _seen(profile, record["posted_at"])
+    profile.social = apply_post(profile.social, record)
+    _add_interests(profile, post_keywords(record), rules.interests.social_hashtag, rules)
+
+
+def _apply_consent(profile: Profile, record: Mapping[str, Any], _rules: Rules) -> None:
+    _seen(profile, record["occurred_at"])
+    purpose, stated = record["purpose"], Consent(record["granted"], record["occurred_at"])
+    profile.consent[purpose] = _newer_consent(profile.consent.get(purpose), stated)
+
+
+def _newer_consent(current: Consent | None, candidate: Consent) -> Consent:
+    """The later statement wins; at the same instant a refusal wins."""
+    if current is None:
+        return candidate
+    return min(current, candidate, key=lambda state: (-to_epoch_ms(state.stated_at), state.granted))
+
+
+def _apply_rfid(profile: Profile, record: Mapping[str, Any], _rules: Rules) -> None:
+    """Production readings are not the person's activity: first/last seen stay as they are."""
+    status = status_of(record)
+    chips = profile.production
+    chips[status.chip_id] = newer_status(chips.get(status.chip_id), status)
+
+
+_HANDLERS: dict[str, Callable[[Profile, Mapping[str, Any], Rules], None]] = {
+    "shop.events": _apply_shop,
+    "cms.events": _apply_cms,
+    "social.posts": _apply_social,
+    "consent.events": _apply_consent,
+    "rfid.production": _apply_rfid,
+}
+
+
+def _event_digest(topic: str, event_id: str) -> str:
+    return hashlib.blake2b(f"{topic}:{event_id}".encode(), digest_size=6).hexdigest()
+
+
+def apply_event(
+    profile: Profile, topic: str, record: Mapping[str, Any], rules: Rules, now: datetime
+) -> bool:
+    """Add one source event to the profile of the person it was resolved to.
+
+    Args:
+        profile: The person's profile; changed in place.
+        topic: The source topic: shop, cms, social, consent or rfid events.
+        record: The decoded event.
+        rules: Interest weights and master-data source priority.
+        now: Processing time, stored as ``updated_at`` when the profile changes.
+
+    Returns:
+        True when the profile changed; False for an event already applied (same
+        ``event_id`` on the same topic), which changes nothing.
+
+    Raises:
+        ProfileError: The topic does not describe a person.
+    """
+    handler = _HANDLERS.get(topic)
+    if handler is None:
+        msg = f"events of {topic} do not describe a person and cannot change a profile"
+        raise ProfileError(msg)
+    digest = _event_digest(topic, record["event_id"])
+    if digest in profile.seen_events:
+        return False
+    handler(profile, record, rules)
+    add_identifiers(profile.identities, identifiers_from(topic, record))
+    profile.seen_events = [*profile.seen_events, digest][-MAX_SEEN_EVENTS:]
+    profile.updated_at = now
+    return True
+
+
+def merge_profiles(survivor: Profile, absorbed: Profile, rules: Rules) -> Profile:
+    """Return one profile of a person who had two (see :class:`streams.identity.Merge`).
+
+    Identities and interests are united (weights added), orders united by order id, the
+    earliest first seen and latest last seen kept, master data chosen by source priority and
+    recency, consent by the latest statement, processed events united; lead scores are
+    added and the further lead status kept. What the API shows does not depend on which
+    profile held what; only the id is the survivor's.
+
+    Args:
+        survivor: The profile whose id survives.
+        absorbed: The profile merged into it.
+        rules: Source priority and the interest limit.
+
+    Returns:
+        A new profile; the inputs are not changed.
+    """
+    merged = Profile.from_dict(survivor.to_dict())
+    for name, value in absorbed.fields.items():
+        merged.fields[name] = choose(merged.fields.get(name), value, rules.source_priority)
+    for kind, values in absorbed.identities.items():
+        add_identifiers(merged.identities, (f"{kind}:{value}" for value in values))
+    for keyword, weight in absorbed.interests.items():
+        merged.interests[keyword] = merged.interests.get(keyword, 0.0) + weight
+    _bound_interests(merged, rules.interests.max_keywords)
+    merged.orders = {**absorbed.orders, **merged.orders}
+    for purpose, state in absorbed.consent.items():
+        merged.consent[purpose] = _newer_consent(merged.consent.get(purpose), state)
+    merged.social = combine(merged.social, absorbed.social)
+    for chip, status in absorbed.production.items():
+        merged.production[chip] = newer_status(merged.production.get(chip), status)
+    for moment in (absorbed.first_seen_at, absorbed.last_seen_at):
+        if moment is not None:
+            _seen(merged, moment)
+    merged.updated_at = max(filter(None, (survivor.updated_at, absorbed.updated_at)), default=None)
+    merged.lead_score = survivor.lead_score + absorbed.lead_score
+    merged.lead_status = max(survivor.lead_status, absorbed.lead_status, key=LEAD_STATUSES.index)
+    merged.score_reasons = list(dict.fromkeys([*survivor.score_reasons, *absorbed.score_reasons]))
+    known = set(merged.seen_events)
+    merged.seen_events = [
+        *merged.seen_events,
+        *(digest for digest in absorbed.seen_events if digest not in known),
+    ][-MAX_SEEN_EVENTS:]
+    return merged
+
+
+def effective_consent(profile: Profile, purpose: str, rules: Rules) -> bool:
+    """Whether the person consents to ``purpose``: as stated, else the rules' default.
+
+    Args:
+        profile: The person's profile.
+        purpose: ``personalization``, ``marketing_email``, ``marketing_print`` or
+            ``analytics``.
+        rules: The consent defaults for customers and prospects.
+
+    Returns:
+        The stated consent, or the default for a customer or a prospect.
+    """
+    stated = profile.consent.get(purpose)
+    if stated is not None:
+        return stated.granted
+    return rules.contact.consent_defaults.assumed(purpose, is_customer=profile.is_customer)
