@@ -13,6 +13,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -96,10 +97,22 @@ def up() -> None:
 @cli.command()
 @click.option("--customers", default=200, show_default=True, help="Customers to generate.")
 @click.option("--seed", default=7, show_default=True, help="Random seed; same seed, same run.")
-def demo(customers: int, seed: int) -> None:
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the summary as JSON to this file.",
+)
+def demo(customers: int, seed: int, summary_json: Path | None) -> None:
     """Run the whole stack on a generated workload, print a summary, exit."""
-    demo_entry = load_entry_point("streams.demo:run_demo")
-    demo_entry(settings_from_env(), customers=customers, seed=seed, say=click.echo)
+    from streams.demo import run_demo
+
+    run_demo(
+        settings_from_env(),
+        customers=customers,
+        seed=seed,
+        say=click.echo,
+        summary_path=summary_json,
+    )
 
 
 @cli.command()

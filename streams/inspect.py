@@ -171,6 +171,15 @@ class Inspector:
             summaries.append(summary)
         return summaries
 
+    def latest_values(self, topic: str) -> dict[str, bytes | None]:
+        """The latest value per key of a topic, as a compacted topic would keep it."""
+        latest: dict[str, bytes | None] = {}
+        for message in self._read_all(topic):
+            key = message.key()
+            if key is not None:
+                latest[key.decode("utf-8", "replace")] = message.value()
+        return latest
+
     def _read_all(self, topic: str) -> list[Message]:
         """Read a topic from its start to its current end, without a consumer group."""
         ends = {p: self._watermarks(topic, p)[1] for p in self._partitions(topic)}

@@ -11,12 +11,21 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 
+from schemas.catalog import CATALOG
 from streams.broker import EmbeddedBroker
 from streams.errors import JourneyhubError
+from streams.kafka import ensure_topics
 from streams.settings import Settings
-from streams.supervisor import Part, Supervisor, child_environment, journeyhub_command
+from streams.supervisor import (
+    Part,
+    Supervisor,
+    child_environment,
+    journeyhub_command,
+    module_command,
+)
 
 READY_TIMEOUT_SECONDS = 90.0
+SANDBOX_CRM_URL = "http://127.0.0.1:8099"
 
 
 class StackError(JourneyhubError):
@@ -45,11 +54,21 @@ def embedded_broker_if_needed(
 def stack_parts(settings: Settings) -> list[Part]:
     """The processes of the local stack, given what is configured."""
     logs = settings.data_dir / "logs"
-    parts = [Part("worker", journeyhub_command("worker"), logs / "worker.log")]
+
+    def part(name: str, argv: list[str]) -> Part:
+        return Part(name, argv, logs / f"{name}.log")
+
+    parts = [part("worker", journeyhub_command("worker"))]
     if settings.crm_url is None:
-        parts.append(
-            Part("sandbox-crm", journeyhub_command("sandbox-crm"), logs / "sandbox-crm.log")
-        )
+        parts.append(part("sandbox-crm", journeyhub_command("sandbox-crm")))
+    if settings.smtp_url is None:
+        parts.append(part("smtp-server", module_command("connectors.smtp_server")))
+    if settings.franking_url is None or settings.dispatch_url is None:
+        parts.append(part("device-simulators", module_command("connectors.devices")))
+    parts.extend(
+        part(f"connect-{name}", journeyhub_command("connect", name))
+        for name in ("crm", "mail", "print", "alerts")
+    )
     return parts
 
 
@@ -75,20 +94,44 @@ def settings_hint(supervisor: Supervisor) -> str:
     return ", ".join(str(p.log_path) for p in supervisor.parts)
 
 
-def run_stack(settings: Settings, say: Callable[[str], None]) -> None:
-    """Bring everything up, print the endpoints, supervise until Ctrl-C, stop everything."""
+@contextlib.contextmanager
+def running_stack(settings: Settings, say: Callable[[str], None]) -> Iterator[Supervisor]:
+    """Broker and every part started and healthy; everything stopped on exit."""
     with embedded_broker_if_needed(settings, say):
+        ensure_topics(settings, CATALOG.values())
         supervisor = Supervisor(stack_parts(settings), child_environment({}), say)
         supervisor.start_all()
         try:
-            base = f"http://{settings.web_host}:{settings.web_port}"
-            wait_until_healthy(f"{base}/healthz", READY_TIMEOUT_SECONDS, supervisor)
-            say(f"worker      {base}  (/healthz, /metrics, /customers, /tracking, /budgets)")
-            if settings.crm_url is None:
-                say("sandbox CRM http://127.0.0.1:8099")
-            say(f"logs        {settings.data_dir / 'logs'}")
-            say("journeyhub is up; Ctrl-C stops everything")
-            supervisor.watch()
+            wait_until_healthy(f"{worker_url(settings)}/healthz", READY_TIMEOUT_SECONDS, supervisor)
+            for line in endpoint_lines(settings):
+                say(line)
+            yield supervisor
         finally:
             say("stopping ...")
             supervisor.stop_all()
+
+
+def worker_url(settings: Settings) -> str:
+    """Base URL of the worker's HTTP API."""
+    return f"http://{settings.web_host}:{settings.web_port}"
+
+
+def endpoint_lines(settings: Settings) -> list[str]:
+    """What `up` prints once everything is ready."""
+    lines = [
+        f"worker      {worker_url(settings)}  (/healthz /metrics /customers /tracking /budgets)"
+    ]
+    if settings.crm_url is None:
+        lines.append(f"sandbox CRM {SANDBOX_CRM_URL}  (/contacts /leads /stats)")
+    if settings.smtp_url is None:
+        lines.append(f"SMTP        smtp://127.0.0.1:8025  (mail in {settings.data_dir / 'mail'})")
+    lines.append(f"print       {settings.data_dir / 'print'}")
+    lines.append(f"logs        {settings.data_dir / 'logs'}")
+    return lines
+
+
+def run_stack(settings: Settings, say: Callable[[str], None]) -> None:
+    """Bring everything up, print the endpoints, supervise until Ctrl-C, stop everything."""
+    with running_stack(settings, say) as supervisor:
+        say("journeyhub is up; Ctrl-C stops everything")
+        supervisor.watch()

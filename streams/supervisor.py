@@ -51,7 +51,12 @@ class Part:
 
 def journeyhub_command(*args: str) -> list[str]:
     """The command line that runs a journeyhub subcommand with this interpreter."""
-    return [sys.executable, "-m", "streams.cli", *args]
+    return module_command("streams.cli", *args)
+
+
+def module_command(module: str, *args: str) -> list[str]:
+    """The command line that runs a module of ours with this interpreter."""
+    return [sys.executable, "-m", module, *args]
 
 
 class Supervisor:
