@@ -13,6 +13,7 @@ import faust
 
 from schemas.catalog import CATALOG
 from schemas.codec import make_codec
+from streams import budget_agent
 from streams.context import Registrar, WorkerContext
 from streams.intake import Intake
 from streams.kafka import faust_broker_options
@@ -24,7 +25,7 @@ APP_ID = "journeyhub"
 SOURCE_TOPICS = tuple(spec.name for spec in CATALOG.values() if spec.kind == "source")
 
 
-DOMAINS: tuple[Registrar, ...] = ()
+DOMAINS: tuple[Registrar, ...] = (budget_agent.register,)
 """Every domain of the worker, in the order they are registered."""
 
 

@@ -51,6 +51,15 @@ class WorkerMetrics(Metrics):
         event_lag_seconds: Time from an event's own timestamp to the emit, by topic.
         table_entries: Entries in a state table, by table.
         up: 1 while the worker is ready, else 0.
+        profiles: Customer-360 profiles in this worker's profile table.
+        profile_merges: Profiles merged into the profile of the same person.
+        identity_resolutions: Events resolved to a person, by outcome (new, known, merged).
+        budget_planned: Planned budget of a campaign, by campaign and currency.
+        budget_actual: Actual costs booked against a campaign, by campaign and currency.
+        budget_remaining: Planned minus actual, by campaign and currency.
+        budget_utilization: Actual as a share of planned (1.0 = 100 %), by campaign and currency.
+        budget_postings: Verdicts on ERP postings, by outcome (counted, rejected, ...).
+        budget_unassigned: Postings without a campaign, by company code and currency.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -102,5 +111,58 @@ class WorkerMetrics(Metrics):
         self.up = Gauge(
             "journeyhub_worker_up",
             "1 while the stream worker is ready, else 0.",
+            registry=self.registry,
+        )
+        self.profiles = Gauge(
+            "journeyhub_customer360_profiles",
+            "Customer-360 profiles in this worker's profile table.",
+            registry=self.registry,
+        )
+        self.profile_merges = Counter(
+            "journeyhub_customer360_merges_total",
+            "Profiles merged into the profile of the same person.",
+            registry=self.registry,
+        )
+        self.identity_resolutions = Counter(
+            "journeyhub_customer360_identity_resolutions_total",
+            "Events resolved to a person: a new person, a known one, or one that merged two.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        budget = ["campaign_id", "currency"]
+        self.budget_planned = Gauge(
+            "journeyhub_budget_planned_amount",
+            "Planned budget of a campaign.",
+            budget,
+            registry=self.registry,
+        )
+        self.budget_actual = Gauge(
+            "journeyhub_budget_actual_amount",
+            "Actual costs booked against a campaign: invoices minus credit memos.",
+            budget,
+            registry=self.registry,
+        )
+        self.budget_remaining = Gauge(
+            "journeyhub_budget_remaining_amount",
+            "Planned minus actual amount of a campaign; negative when exceeded.",
+            budget,
+            registry=self.registry,
+        )
+        self.budget_utilization = Gauge(
+            "journeyhub_budget_utilization_ratio",
+            "Actual amount of a campaign as a share of its planned amount (1.0 = 100 %).",
+            budget,
+            registry=self.registry,
+        )
+        self.budget_postings = Counter(
+            "journeyhub_budget_postings_total",
+            "Verdicts on ERP postings, by outcome; a pending posting counts again when decided.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.budget_unassigned = Gauge(
+            "journeyhub_budget_unassigned_amount",
+            "Costs of postings that name no campaign, by company code.",
+            ["company_code", "currency"],
             registry=self.registry,
         )

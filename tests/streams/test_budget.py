@@ -12,12 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.budget import (
+    BudgetStatus,
+    CampaignLedger,
+    UnassignedLedger,
+    apply_plan,
+    apply_posting,
+    apply_unassigned,
+    summarize,
+)
+from streams.budget_records import (
     AlertKind,
     AlertRaised,
     BudgetError,
     BudgetOutcome,
-    BudgetStatus,
-    CampaignLedger,
     Cancelled,
     Counted,
     Duplicate,
@@ -27,11 +34,6 @@ from streams.budget import (
     Posting,
     Rejected,
     Unassigned,
-    UnassignedLedger,
-    apply_plan,
-    apply_posting,
-    apply_unassigned,
-    summarize,
 )
 
 CAMPAIGN = "SEA-Q3-2026"

@@ -1,0 +1,409 @@
+"""The budget domain in the running worker: plans and postings re-keyed by campaign, then booked.
+
+Faust tables live on the partition of the stream that writes them, so the intake's handlers
+forward each record to an internal topic keyed by campaign (by company code when it names
+none); one agent there keeps the ledgers and publishes actuals, alerts and dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import structlog
+from aiokafka.partitioner import DefaultPartitioner
+from faust.types import Message
+
+from schemas.catalog import dlq_topic
+from schemas.codec import Codec
+from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC, dead_letter_headers
+from schemas.errors import SchemaError
+from streams.budget import (
+    BudgetSummary,
+    CampaignLedger,
+    UnassignedLedger,
+    apply_plan,
+    apply_posting,
+    apply_unassigned,
+    summarize,
+)
+from streams.budget_api import register_budget_views
+from streams.budget_records import (
+    AlertRaised,
+    BudgetError,
+    BudgetOutcome,
+    Duplicate,
+    Plan,
+    Posting,
+    PostingRejectedError,
+    Rejected,
+)
+from streams.context import WorkerContext
+from streams.intake import InvalidRecordError, SourceRecord
+from streams.metrics import WorkerMetrics
+
+log = structlog.get_logger(__name__)
+
+PLANS = "marketing.budget.plans"
+POSTINGS = "erp.invoices"
+ACTUALS = "marketing.budget.actuals"
+ALERTS = "alerts"
+EVENTS_TOPIC = "journeyhub-budget-events"
+"""Internal topic: plans and postings keyed by campaign id (company code if unassigned)."""
+LEDGERS_TABLE = "budget-ledgers"
+UNASSIGNED_TABLE = "budget-unassigned"
+ORIGIN_KEY = "origin.key"
+"""Header with the record's original key, beside the dead-letter ``origin.*`` headers."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a plan or posting entered journeyhub: enough to dead-letter it unchanged later."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+
+    @classmethod
+    def of(cls, record: SourceRecord) -> Origin:
+        """Return the origin of a record read by the intake."""
+        return cls(record.topic, record.partition, record.offset, record.key, record.raw)
+
+    @classmethod
+    def from_message(cls, message: Message) -> Origin:
+        """Read the origin a forwarded message carries in its headers.
+
+        Raises:
+            BudgetError: The message lacks an ``origin.*`` header.
+        """
+        raw = message.headers or []
+        pairs = raw.items() if isinstance(raw, Mapping) else raw
+        headers = {name: bytes(v).decode(errors="replace") for name, v in pairs if v is not None}
+        try:
+            topic, partition, offset = (headers[name] for name in _POSITION)
+        except KeyError:
+            msg = f"{EVENTS_TOPIC} message at offset {message.offset} lacks its origin headers"
+            raise BudgetError(msg) from None
+        value = message.value or b""
+        return cls(topic, int(partition), int(offset), headers.get(ORIGIN_KEY), value)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Return the headers that carry this origin along with the forwarded value."""
+        values = [self.topic, str(self.partition), str(self.offset)]
+        pairs = list(zip(_POSITION, values, strict=True))
+        if self.key is not None:
+            pairs.append((ORIGIN_KEY, self.key))
+        return [(name, value.encode()) for name, value in pairs]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-able values; ``from_dict`` reads them back unchanged."""
+        value = base64.b64encode(self.value).decode("ascii")
+        return {**dataclasses.asdict(self), "value": value}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Origin:
+        """Rebuild an origin from ``to_dict()`` output."""
+        value = base64.b64decode(data["value"])
+        return cls(data["topic"], data["partition"], data["offset"], data["key"], value)
+
+
+_POSITION = (ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET)
+
+
+def read_booking(topic: str, value: Mapping[str, Any]) -> Plan | Posting:
+    """Validate a decoded plan or posting record.
+
+    Raises:
+        BudgetError: A field is missing or malformed; the message names it.
+    """
+    return Plan.from_record(value) if topic == PLANS else Posting.from_record(value)
+
+
+def ledger_key(booking: Plan | Posting) -> str:
+    """Return the table key a booking belongs to: its campaign, else its company code."""
+    if isinstance(booking, Posting) and booking.campaign_id is None:
+        return booking.company_code
+    return str(booking.campaign_id)
+
+
+@dataclass
+class CampaignBook:
+    """A campaign's ledger, the origin of each document and when its actuals last changed."""
+
+    ledger: CampaignLedger
+    origins: dict[str, Origin] = field(default_factory=dict)
+    updated_at: dt.datetime | None = None
+
+    def summary(self) -> BudgetSummary | None:
+        """Return the campaign's budget position, or None while it has no plan."""
+        if self.ledger.plan is None or self.updated_at is None:
+            return None
+        return summarize(self.ledger, self.updated_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-able values for a table; ``from_dict`` reads them back unchanged."""
+        return {
+            "ledger": self.ledger.to_dict(),
+            "origins": {doc_id: origin.to_dict() for doc_id, origin in self.origins.items()},
+            "updated_at": None if self.updated_at is None else self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CampaignBook:
+        """Rebuild a book from ``to_dict()`` output."""
+        updated_at = data["updated_at"]
+        return cls(
+            ledger=CampaignLedger.from_dict(data["ledger"]),
+            origins={doc_id: Origin.from_dict(item) for doc_id, item in data["origins"].items()},
+            updated_at=None if updated_at is None else dt.datetime.fromisoformat(updated_at),
+        )
+
+
+def actuals_changed(before: BudgetSummary | None, after: BudgetSummary | None) -> bool:
+    """Tell whether a booking changed what ``marketing.budget.actuals`` shows, time aside."""
+    if before is None or after is None:
+        return after is not None
+    return dataclasses.replace(before, updated_at=after.updated_at) != after
+
+
+class BudgetAgent:
+    """The budget tables, the agent that books into them and what it publishes."""
+
+    def __init__(self, context: WorkerContext) -> None:
+        """Declare the internal topic, the tables and the agent on the context's app."""
+        self._app = app = context.app
+        self._codec: Codec = context.codec
+        self._metrics: WorkerMetrics = context.metrics
+        self._partitions: int = app.conf.topic_partitions
+        self._events = app.topic(
+            EVENTS_TOPIC,
+            key_type=str,
+            key_serializer="json",
+            value_serializer="raw",
+            partitions=self._partitions,
+            internal=True,
+        )
+        self.ledgers = app.Table(
+            LEDGERS_TABLE, key_type=str, partitions=self._partitions, on_recover=self._export_all
+        )
+        self.unassigned = app.Table(UNASSIGNED_TABLE, key_type=str, partitions=self._partitions)
+        self._outputs: dict[str, faust.TopicT] = {}
+
+        @app.agent(self._events, name="budget")
+        async def budget(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for event in stream.events():
+                with self._metrics.processing_seconds.labels(agent="budget").time():
+                    await self._book(event.message)
+                yield None
+
+    async def forward(self, record: SourceRecord) -> None:
+        """Intake handler: validate a plan or posting and re-key it by campaign.
+
+        Raises:
+            InvalidRecordError: The record cannot be booked; the intake dead-letters it.
+        """
+        try:
+            booking = read_booking(record.topic, record.value)
+        except BudgetError as error:
+            raise InvalidRecordError(str(error)) from error
+        origin = Origin.of(record)
+        await self._events.send(key=ledger_key(booking), value=record.raw, headers=origin.headers())
+
+    def summary(self, campaign_id: str) -> BudgetSummary | None:
+        """Return a campaign's budget position from this worker's table, None if unknown."""
+        stored = self.ledgers.get(campaign_id)
+        return None if stored is None else CampaignBook.from_dict(stored).summary()
+
+    def local_summaries(self) -> list[BudgetSummary]:
+        """Return the budget position of every planned campaign this worker owns."""
+        books = (CampaignBook.from_dict(stored) for _, stored in self._owned(self.ledgers))
+        return [summary for book in books if (summary := book.summary()) is not None]
+
+    async def _book(self, message: Message) -> None:
+        try:
+            origin = Origin.from_message(message)
+        except BudgetError:
+            log.warning("budget_event_without_origin", topic=EVENTS_TOPIC, offset=message.offset)
+            return
+        try:
+            booking = read_booking(origin.topic, self._codec.decode(origin.topic, origin.value))
+        except (SchemaError, BudgetError) as error:
+            await self._dead_letter(origin, error)
+            return
+        if isinstance(booking, Posting) and booking.campaign_id is None:
+            self._book_unassigned(booking)
+        else:
+            await self._book_campaign(booking, origin)
+
+    async def _book_campaign(self, booking: Plan | Posting, origin: Origin) -> None:
+        campaign_id = ledger_key(booking)
+        stored = self.ledgers.get(campaign_id)
+        if stored is None:
+            book = CampaignBook(CampaignLedger(campaign_id))
+            self._metrics.table_entries.labels(table=LEDGERS_TABLE).inc()
+        else:
+            book = CampaignBook.from_dict(stored)
+        before = book.summary()
+        if isinstance(booking, Plan):
+            outcomes = apply_plan(book.ledger, booking)
+        else:
+            book.origins.setdefault(booking.document_id, origin)
+            outcomes = apply_posting(book.ledger, booking)
+        self._count(campaign_id, outcomes)
+        if outcomes and isinstance(outcomes[0], Duplicate):
+            return
+        now = dt.datetime.now(dt.UTC)
+        after = None if book.ledger.plan is None else summarize(book.ledger, now)
+        pending = [await self._publish(outcome, book, now) for outcome in outcomes]
+        if after is not None and actuals_changed(before, after):
+            book.updated_at = now
+            value = self._codec.encode(ACTUALS, after.to_record())
+            pending.append(await self._send(ACTUALS, campaign_id, value))
+            self._export(before, after)
+        await asyncio.gather(*(future for future in pending if future is not None))
+        self.ledgers[campaign_id] = book.to_dict()
+
+    async def _publish(
+        self, outcome: BudgetOutcome, book: CampaignBook, now: dt.datetime
+    ) -> Awaitable[Any] | None:
+        """Send what an outcome asks for: an alert, or a dead letter for a rejected posting."""
+        if isinstance(outcome, AlertRaised):
+            log.info("budget_alert", campaign_id=outcome.campaign_id, alert_id=outcome.alert_id)
+            value = self._codec.encode(ALERTS, outcome.to_record(now))
+            return await self._send(ALERTS, outcome.alert_id, value)
+        if isinstance(outcome, Rejected):
+            error = PostingRejectedError(outcome.reason)
+            return await self._dead_letter(book.origins[outcome.document_id], error)
+        return None
+
+    def _book_unassigned(self, posting: Posting) -> None:
+        code = posting.company_code
+        stored = self.unassigned.get(code)
+        ledger = UnassignedLedger(code) if stored is None else UnassignedLedger.from_dict(stored)
+        outcomes = apply_unassigned(ledger, posting)
+        self._count(None, outcomes)
+        if isinstance(outcomes[0], Duplicate):
+            return
+        if stored is None:
+            self._metrics.table_entries.labels(table=UNASSIGNED_TABLE).inc()
+        self.unassigned[code] = ledger.to_dict()
+        self._export_unassigned(ledger)
+
+    def _count(self, campaign_id: str | None, outcomes: list[BudgetOutcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, AlertRaised):
+                continue
+            self._metrics.budget_postings.labels(outcome=outcome.outcome).inc()
+            if isinstance(outcome, Duplicate):
+                self._metrics.duplicates.labels(topic=POSTINGS).inc()
+            log.info(
+                "budget_posting",
+                campaign_id=campaign_id,
+                document_id=outcome.document_id,
+                outcome=outcome.outcome,
+            )
+
+    async def _send(
+        self, topic: str, key: str | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> Awaitable[Any]:
+        """Send a record; return the future that resolves once the broker stored it."""
+        channel = self._outputs.get(topic)
+        if channel is None:
+            channel = self._app.topic(topic, key_serializer="raw", value_serializer="raw")
+            self._outputs[topic] = channel
+        future = await channel.send(key=key, value=value, headers=list(headers))
+        self._metrics.events_out.labels(topic=topic).inc()
+        return future
+
+    async def _dead_letter(self, origin: Origin, error: BaseException) -> Awaitable[Any]:
+        headers = dead_letter_headers(error, origin.topic, origin.partition, origin.offset)
+        future = await self._send(
+            dlq_topic(origin.topic), origin.key, origin.value, headers=headers
+        )
+        reason = type(error).__name__
+        self._metrics.dead_letters.labels(topic=origin.topic, reason=reason).inc()
+        log.warning(
+            "dead_lettered",
+            topic=origin.topic,
+            partition=origin.partition,
+            offset=origin.offset,
+            error_class=reason,
+        )
+        return future
+
+    def _export(self, before: BudgetSummary | None, after: BudgetSummary) -> None:
+        metrics = self._metrics
+        values = {
+            metrics.budget_planned: after.planned_amount,
+            metrics.budget_actual: after.actual_amount,
+            metrics.budget_remaining: after.remaining_amount,
+            metrics.budget_utilization: after.utilization_pct / 100,
+        }
+        for gauge, value in values.items():
+            if before is not None and before.currency != after.currency:
+                with contextlib.suppress(KeyError):  # already cleared by a rebalance
+                    gauge.remove(before.campaign_id, before.currency)
+            gauge.labels(campaign_id=after.campaign_id, currency=after.currency).set(float(value))
+
+    def _export_unassigned(self, ledger: UnassignedLedger) -> None:
+        for currency, amount in ledger.totals().items():
+            labels = {"company_code": ledger.company_code, "currency": currency}
+            self._metrics.budget_unassigned.labels(**labels).set(float(amount))
+
+    async def _export_all(self) -> None:
+        """After recovery: show the gauges of exactly the campaigns this worker now owns."""
+        metrics = self._metrics
+        for gauge in (
+            metrics.budget_planned,
+            metrics.budget_actual,
+            metrics.budget_remaining,
+            metrics.budget_utilization,
+            metrics.budget_unassigned,
+        ):
+            gauge.clear()
+        for summary in self.local_summaries():
+            self._export(None, summary)
+        unassigned = self._owned(self.unassigned)
+        for _, stored in unassigned:
+            self._export_unassigned(UnassignedLedger.from_dict(stored))
+        metrics.table_entries.labels(table=LEDGERS_TABLE).set(len(self._owned(self.ledgers)))
+        metrics.table_entries.labels(table=UNASSIGNED_TABLE).set(len(unassigned))
+
+    def _owned(self, table: faust.types.TableT) -> list[tuple[str, Any]]:
+        """Entries of partitions this worker owns; a memory table keeps revoked ones too."""
+        owned = {
+            tp.partition for tp in self._app.assignor.assigned_actives() if tp.topic == EVENTS_TOPIC
+        }
+        everything = list(range(self._partitions))
+        return [
+            (key, stored)
+            for key, stored in table.items()
+            if _PARTITIONER(_table_key(table, key), everything, everything) in owned
+        ]
+
+
+_PARTITIONER = DefaultPartitioner()
+"""The producer's partitioner: where a key of the internal topic, and so of a table, lives."""
+
+
+def _table_key(table: faust.types.TableT, key: str) -> bytes:
+    """Serialize a key as the table's changelog does (JSON, as the internal topic's keys)."""
+    serialized: bytes = table.changelog_topic.prepare_key(key, None)[0]
+    return serialized
+
+
+def register(context: WorkerContext) -> None:
+    """Add the budget domain to the worker: handlers, internal topic, tables, agent, views."""
+    agent = BudgetAgent(context)
+    context.handlers[PLANS] = agent.forward
+    context.handlers[POSTINGS] = agent.forward
+    register_budget_views(context, agent)
