@@ -7,7 +7,7 @@ person merge without counting anything twice. The agent keeps profiles as :meth:
 
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,8 +23,12 @@ from streams.social import SocialStats, apply_post, combine, post_keywords
 
 LEAD_STATUSES = ("prospect", "marketing_lead", "sales_lead", "customer")
 MAX_SEEN_EVENTS = 1000
+MAX_CONTACTS = 100
+MAX_SIGNALS = 10
 _CENT = Decimal("0.01")
 _ORDER_FIELDS = ("count", "total", "currency", "last_order_at")
+_MERGE = "merge"
+"""Pseudo topic under which absorbed customer ids are remembered among the seen events."""
 
 
 class ProfileError(JourneyhubError):
@@ -48,6 +52,58 @@ class Consent:
     stated_at: datetime
 
 
+@dataclass(frozen=True)
+class Contact:
+    """A message sent to the person; the history behind contact caps (streams.contact)."""
+
+    job_id: str
+    template: str
+    channel: str
+    marketing: bool
+    campaign_id: str | None
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class InterestWatch:
+    """Event times of interest in one product category since ``reset_at`` (streams.triggers).
+
+    ``reset_at`` is the latest order of the category or the end of the window that last
+    produced a mail; signals up to it no longer count. At most :data:`MAX_SIGNALS` per kind.
+    """
+
+    views: tuple[datetime, ...] = ()
+    downloads: tuple[datetime, ...] = ()
+    reset_at: datetime | None = None
+
+    def combine(self, other: "InterestWatch") -> "InterestWatch":
+        """Return the watch of a person whose two profiles watched the same category."""
+        resets = [moment for moment in (self.reset_at, other.reset_at) if moment is not None]
+        return InterestWatch(
+            tuple(sorted({*self.views, *other.views}))[-MAX_SIGNALS:],
+            tuple(sorted({*self.downloads, *other.downloads}))[-MAX_SIGNALS:],
+            max(resets, default=None),
+        )
+
+    def to_list(self) -> list[Any]:
+        """Return the watch as JSON-able epoch milliseconds."""
+        return [
+            [*map(to_epoch_ms, self.views)],
+            [*map(to_epoch_ms, self.downloads)],
+            _ms(self.reset_at),
+        ]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> "InterestWatch":
+        """Rebuild a watch from :meth:`to_list`."""
+        views, downloads, reset_at = data
+        return cls(
+            tuple(map(from_epoch_ms, views)),
+            tuple(map(from_epoch_ms, downloads)),
+            _moment(reset_at),
+        )
+
+
 @dataclass
 class Profile:
     """The customer-360 profile of one person (CONTRACT section 4)."""
@@ -68,6 +124,12 @@ class Profile:
     score_reasons: list[str] = field(default_factory=list)
     seen_events: list[str] = field(default_factory=list)
     """48-bit digests of the latest processed events (topic and id), oldest first; ≤ 1,000."""
+    lead_at: datetime | None = None
+    """Event time at which the person was handed to sales as a lead; None before."""
+    contacts: list[Contact] = field(default_factory=list)
+    """Messages sent to the person, oldest first; ≤ :data:`MAX_CONTACTS`."""
+    interest_watch: dict[str, InterestWatch] = field(default_factory=dict)
+    """Product category to the signals of interest in it."""
 
     def value(self, name: str) -> str | None:
         """The master-data value of field ``name``, or None when unknown."""
@@ -160,6 +222,13 @@ class Profile:
             "lead_status": self.lead_status,
             "score_reasons": list(self.score_reasons),
             "seen_events": list(self.seen_events),
+            "lead_at": _ms(self.lead_at),
+            "contacts": [
+                [*astuple(contact)[:-1], to_epoch_ms(contact.sent_at)] for contact in self.contacts
+            ],
+            "interest_watch": {
+                category: watch.to_list() for category, watch in self.interest_watch.items()
+            },
         }
 
     @classmethod
@@ -189,6 +258,15 @@ class Profile:
             lead_status=data["lead_status"],
             score_reasons=list(data["score_reasons"]),
             seen_events=list(data["seen_events"]),
+            lead_at=_moment(data.get("lead_at")),
+            contacts=[
+                Contact(job_id, template, channel, marketing, campaign, from_epoch_ms(sent))
+                for job_id, template, channel, marketing, campaign, sent in data.get("contacts", ())
+            ],
+            interest_watch={
+                category: InterestWatch.from_list(watch)
+                for category, watch in data.get("interest_watch", {}).items()
+            },
         )
 
 
@@ -331,14 +409,24 @@ def apply_event(
     return True
 
 
+def has_absorbed(profile: Profile, customer_id: str) -> bool:
+    """Whether the profile of ``customer_id`` was merged into ``profile`` already.
+
+    Remembered like a processed event, so among the latest :data:`MAX_SEEN_EVENTS`.
+    """
+    return _event_digest(_MERGE, customer_id) in profile.seen_events
+
+
 def merge_profiles(survivor: Profile, absorbed: Profile, rules: Rules) -> Profile:
     """Return one profile of a person who had two (see :class:`streams.identity.Merge`).
 
     Identities and interests are united (weights added), orders united by order id, the
     earliest first seen and latest last seen kept, master data chosen by source priority and
     recency, consent by the latest statement, processed events united; lead scores are
-    added and the further lead status kept. What the API shows does not depend on which
-    profile held what; only the id is the survivor's.
+    added and the further lead status kept, with the earlier hand-over to sales; contact
+    histories are united by job id and interest watches combined. What the API shows does
+    not depend on which profile held what; only the id is the survivor's. Merging the same
+    absorbed profile again changes nothing (see :func:`has_absorbed`).
 
     Args:
         survivor: The profile whose id survives.
@@ -349,6 +437,8 @@ def merge_profiles(survivor: Profile, absorbed: Profile, rules: Rules) -> Profil
         A new profile; the inputs are not changed.
     """
     merged = Profile.from_dict(survivor.to_dict())
+    if has_absorbed(survivor, absorbed.customer_id):
+        return merged
     for name, value in absorbed.fields.items():
         merged.fields[name] = choose(merged.fields.get(name), value, rules.source_priority)
     for kind, values in absorbed.identities.items():
@@ -369,10 +459,18 @@ def merge_profiles(survivor: Profile, absorbed: Profile, rules: Rules) -> Profil
     merged.lead_score = survivor.lead_score + absorbed.lead_score
     merged.lead_status = max(survivor.lead_status, absorbed.lead_status, key=LEAD_STATUSES.index)
     merged.score_reasons = list(dict.fromkeys([*survivor.score_reasons, *absorbed.score_reasons]))
+    merged.lead_at = min(filter(None, (survivor.lead_at, absorbed.lead_at)), default=None)
+    contacts = {contact.job_id: contact for contact in [*absorbed.contacts, *merged.contacts]}
+    by_time = sorted(contacts.values(), key=lambda contact: (contact.sent_at, contact.job_id))
+    merged.contacts = by_time[-MAX_CONTACTS:]
+    for category, watch in absorbed.interest_watch.items():
+        current = merged.interest_watch.get(category)
+        merged.interest_watch[category] = current.combine(watch) if current else watch
     known = set(merged.seen_events)
     merged.seen_events = [
         *merged.seen_events,
         *(digest for digest in absorbed.seen_events if digest not in known),
+        _event_digest(_MERGE, absorbed.customer_id),
     ][-MAX_SEEN_EVENTS:]
     return merged
 

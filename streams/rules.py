@@ -163,7 +163,14 @@ class ProductInterestTrigger(_Windowed):
 
     min_product_views: Points
     min_downloads: Points
+    categories: list[Name] = []
     template: Name
+    subject: Name
+
+    @field_validator("categories", mode="after")
+    @classmethod
+    def _normalise_categories(cls, value: list[str]) -> list[str]:
+        return [normalize_keyword(category) for category in value]
 
 
 class Companion(_Section):
@@ -172,6 +179,7 @@ class Companion(_Section):
     sku: Name
     name: Name
     template: Name
+    subject: Name
 
 
 class CrossSellTrigger(_Section):
@@ -185,6 +193,7 @@ class SurveyInvitationTrigger(_Section):
 
     sample_pct: Percent
     template: Name
+    subject: Name
 
 
 class Triggers(_Section):

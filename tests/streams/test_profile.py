@@ -14,6 +14,7 @@ from streams.profile import (
     ProfileError,
     apply_event,
     effective_consent,
+    has_absorbed,
     merge_profiles,
 )
 from streams.rules import Rules, load_rules
@@ -346,6 +347,8 @@ def test_merging_is_idempotent_for_what_the_api_shows() -> None:
     absorbed = build(("cms.events", cms("c1", "download")), customer_id="c-2")
     once = merge_profiles(survivor, absorbed, RULES)
     twice = merge_profiles(once, absorbed, RULES)
+    assert has_absorbed(once, "c-2")
+    assert twice.to_api() == once.to_api()
     assert twice.orders == once.orders
     assert twice.identities == once.identities
     assert twice.seen_events == once.seen_events

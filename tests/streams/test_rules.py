@@ -71,6 +71,13 @@ def test_keyword_points_match_normalised_keywords(tmp_path: Path, packaged: Data
     assert _load(tmp_path, packaged).lead_scoring.keyword_points == {"road_bike": 5}
 
 
+def test_watched_categories_match_normalised_categories(tmp_path: Path, packaged: Data) -> None:
+    packaged["triggers"]["product_interest"]["categories"] = ["Road Bike", "running_shoes"]
+    watched = _load(tmp_path, packaged).triggers.product_interest.categories
+    assert watched == ["road_bike", "running_shoes"]
+    assert load_rules(None).triggers.product_interest.categories == []
+
+
 _DROP = object()
 
 
@@ -134,6 +141,14 @@ def _set(path: str, value: Any) -> Callable[[Data], None]:
         (
             _set("contact.consent_defaults.customer.analytics", "yes"),
             "contact.consent_defaults.customer.analytics: expected true or false, got 'yes'",
+        ),
+        (
+            _set("triggers.survey_invitation.subject", _DROP),
+            "triggers.survey_invitation.subject: required rule is missing",
+        ),
+        (
+            _set("triggers.cross_sell.companions.road_bike.subject", ""),
+            "triggers.cross_sell.companions.road_bike.subject: expected a non-empty name",
         ),
         (
             _set("contact.marketing_mail_cap", _DROP),
