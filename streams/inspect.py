@@ -7,7 +7,6 @@ re-published so a second replay does not send the same dead letter twice.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from confluent_kafka import (
@@ -27,6 +26,7 @@ from streams.errors import BrokerError
 from streams.kafka import (
     client_config,
     consumer_config,
+    end_offsets,
     message_headers,
     message_position,
     producer_config,
@@ -70,7 +70,7 @@ class DeadLetterSummary:
     topic: str
     origin: str
     count: int
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: dict[str, int] = field(default_factory=dict)
     latest_message: str = ""
 
 
@@ -93,18 +93,18 @@ class Inspector:
             raise BrokerError(msg)
         return sorted(metadata.partitions)
 
-    def _watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        low, high = self._consumer.get_watermark_offsets(
-            KafkaTopicPartition(topic, partition), timeout=10
-        )
-        return int(low), int(high)
+    def ends(self, topic: str) -> dict[int, int]:
+        """The offset after the last record of every partition of a topic."""
+        return end_offsets(self._consumer, topic, self._partitions(topic))
 
     def message_count(self, topic: str) -> int:
-        """Messages currently held by a topic (high minus low watermark, summed)."""
+        """Messages currently held by a topic (end minus low watermark, summed)."""
         total = 0
-        for partition in self._partitions(topic):
-            low, high = self._watermarks(topic, partition)
-            total += high - low
+        for partition, end in self.ends(topic).items():
+            low, _ = self._consumer.get_watermark_offsets(
+                KafkaTopicPartition(topic, partition), timeout=10
+            )
+            total += end - int(low)
         return total
 
     def topics(self) -> list[TopicInfo]:
@@ -142,12 +142,15 @@ class Inspector:
         try:
             groups = self._admin.list_consumer_groups(request_timeout=10).result()
             rows: list[PartitionLag] = []
+            ends: dict[str, dict[int, int]] = {}
             for listing in sorted(groups.valid, key=lambda g: g.group_id):
                 request = [ConsumerGroupTopicPartitions(listing.group_id)]
                 futures = self._admin.list_consumer_group_offsets(request, request_timeout=10)
                 for future in futures.values():
                     for tp in future.result().topic_partitions:
-                        _, end = self._watermarks(tp.topic, tp.partition)
+                        if tp.topic not in ends:
+                            ends[tp.topic] = self.ends(tp.topic)
+                        end = ends[tp.topic].get(tp.partition, 0)
                         rows.append(
                             PartitionLag(listing.group_id, tp.topic, tp.partition, tp.offset, end)
                         )
@@ -166,7 +169,7 @@ class Inspector:
             summary = DeadLetterSummary(info.name, origin, info.messages)
             for message in self._read_all(info.name):
                 reason = parse_dead_letter_headers(message_headers(message))
-                summary.reasons[reason.error_class] += 1
+                summary.reasons[reason.error_class] = summary.reasons.get(reason.error_class, 0) + 1
                 summary.latest_message = reason.error_message
             summaries.append(summary)
         return summaries
@@ -182,7 +185,7 @@ class Inspector:
 
     def _read_all(self, topic: str) -> list[Message]:
         """Read a topic from its start to its current end, without a consumer group."""
-        ends = {p: self._watermarks(topic, p)[1] for p in self._partitions(topic)}
+        ends = self.ends(topic)
         self._consumer.assign([KafkaTopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         messages = []
         pending = {p for p, end in ends.items() if end > 0}
@@ -220,9 +223,7 @@ def replay_dead_letters(settings: Settings, topic: str, *, dry_run: bool) -> int
         committed = consumer.committed(
             [KafkaTopicPartition(source, p) for p in partitions], timeout=10
         )
-        ends = {
-            p: consumer.get_watermark_offsets(KafkaTopicPartition(source, p))[1] for p in partitions
-        }
+        ends = end_offsets(consumer, source, partitions)
         starts = {
             tp.partition: tp.offset if tp.offset >= 0 else OFFSET_BEGINNING for tp in committed
         }

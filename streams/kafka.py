@@ -5,10 +5,11 @@ Faust options, so security, timeouts and topic layout agree across every client.
 """
 
 import ssl
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.auth import SASLCredentials, SSLCredentials
 
@@ -47,6 +48,41 @@ def message_position(message: Message) -> tuple[int, int]:
         msg = "a consumed Kafka message has no partition or offset"
         raise BrokerError(msg)
     return partition, offset
+
+
+def end_offsets(consumer: Consumer, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+    """The offset after the last record of each partition.
+
+    The embedded broker answers a ListOffsets request with the base offset of the last
+    record batch plus one, short of the end when that batch holds several records. The high
+    watermark of a fetch response is right, so the last batch is fetched to learn it; on
+    Apache Kafka the listed offset is already the end and the fetch only confirms it.
+    Leaves the consumer unassigned.
+    """
+    listed = {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        for p in partitions
+    }
+    ends = {p: 0 for p, end in listed.items() if end <= 0}
+    pending = {p for p in listed if p not in ends}
+    consumer.assign([TopicPartition(topic, p, listed[p] - 1) for p in pending])
+    deadline = time.monotonic() + 30
+    try:
+        while pending and time.monotonic() < deadline:
+            for message in consumer.consume(100, 0.5):
+                partition = message.partition()
+                if message.error() is None and partition in pending:
+                    fetched = consumer.get_watermark_offsets(
+                        TopicPartition(topic, partition), cached=True
+                    )
+                    ends[partition] = max(fetched[1], listed[partition])
+                    pending.discard(partition)
+    finally:
+        consumer.unassign()
+    if pending:
+        msg = f"could not read the end of {topic} partitions {sorted(pending)} within 30 s"
+        raise BrokerError(msg)
+    return ends
 
 
 def message_headers(message: Message) -> list[tuple[str, bytes]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from schemas.catalog import get_topic, origin_of_dlq, record_key
@@ -21,7 +21,13 @@ from schemas.codec import Codec
 from schemas.errors import SchemaError
 from schemas.jsonconv import json_to_record, record_to_json
 from streams.errors import BrokerError, JourneyhubError
-from streams.kafka import consumer_config, message_headers, message_position, producer_config
+from streams.kafka import (
+    consumer_config,
+    end_offsets,
+    message_headers,
+    message_position,
+    producer_config,
+)
 from streams.settings import Settings
 
 
@@ -142,10 +148,13 @@ def tail(
         if topic_metadata is None or topic_metadata.error is not None:
             msg = f"topic {topic} does not exist; see `journeyhub topics`"
             raise BrokerError(msg)
-        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-        consumer.assign(
-            [KafkaTopicPartition(topic, p, start) for p in sorted(topic_metadata.partitions)]
+        partitions = sorted(topic_metadata.partitions)
+        starts = (
+            dict.fromkeys(partitions, OFFSET_BEGINNING)
+            if from_beginning
+            else end_offsets(consumer, topic, partitions)
         )
+        consumer.assign([KafkaTopicPartition(topic, p, starts[p]) for p in partitions])
         yielded = 0
         last_seen = time.monotonic()
         while max_messages is None or yielded < max_messages:

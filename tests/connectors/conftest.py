@@ -29,6 +29,7 @@ from schemas.catalog import dlq_topic, get_topic
 from schemas.codec import make_codec
 from streams.broker import free_port
 from streams.kafka import consumer_config, ensure_topics, producer_config
+from streams.kafka import end_offsets as partition_end_offsets
 from streams.settings import Settings
 
 FAST_RETRY = RetryPolicy(max_attempts=40, max_elapsed=60.0, base_delay=0.05, max_delay=0.5)
@@ -161,31 +162,9 @@ class Harness:
 
 
 def end_offsets(consumer: Consumer, topic: str) -> dict[int, int]:
-    """The offset after the last record of every partition of a topic.
-
-    Tansu answers a ListOffsets request with the base offset of the last record batch plus
-    one, which is short of the end when that batch holds several records. The high
-    watermark of a fetch response is right, so the last batch is fetched to learn it.
-    """
+    """The offset after the last record of every partition of a topic."""
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    listed = {
-        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-        for p in partitions
-    }
-    ends = {p: 0 for p, listed_end in listed.items() if listed_end <= 0}
-    pending = {p for p in listed if p not in ends}
-    consumer.assign([TopicPartition(topic, p, listed[p] - 1) for p in pending])
-    deadline = time.monotonic() + 30
-    while pending and time.monotonic() < deadline:
-        for message in consumer.consume(100, 0.5):
-            partition = message.partition()
-            if message.error() is None and partition in pending:
-                tp = TopicPartition(topic, partition)
-                ends[partition] = consumer.get_watermark_offsets(tp, cached=True)[1]
-                pending.discard(partition)
-    consumer.unassign()
-    assert not pending, f"could not fetch the end of {topic} partitions {sorted(pending)}"
-    return ends
+    return partition_end_offsets(consumer, topic, partitions)
 
 
 def current_ends(settings: Settings, topics: Iterable[str]) -> dict[str, dict[int, int]]:
