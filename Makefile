@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := cups-ipp-utils prometheus
+DEBIAN_PACKAGES := cups-ipp-utils dbus-daemon prometheus
 
 .PHONY: run test lint typecheck bench setup system-packages clean
 

@@ -218,9 +218,11 @@ def run_crm_connector(
         settings: `CRM_URL` (default: the sandbox CRM on port 8099), `CRM_TOKEN` and the
             Kafka settings are used.
         mapping: The contact field mapping (see `connectors.crm_mapping.load_mapping`).
-        metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set.
+        metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set;
+            default `JOURNEYHUB_METRICS_PORT`.
     """
     token = settings.crm_token.get_secret_value() if settings.crm_token else None
     sink = CrmSink(settings.crm_url or DEFAULT_CRM_URL, token, mapping)
-    options = RunnerOptions(metrics_port=metrics_port, metrics_host=settings.web_host)
+    port = metrics_port if metrics_port is not None else settings.metrics_port
+    options = RunnerOptions(metrics_port=port, metrics_host=settings.web_host)
     asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))

@@ -167,6 +167,7 @@ class Settings(BaseSettings):
     data_dir: Path = _env("JOURNEYHUB_DATA_DIR", "a directory path", Path(".journeyhub"))
     web_host: str = _env("JOURNEYHUB_WEB_HOST", "a host name or IP address", "127.0.0.1")
     web_port: Port = _env("JOURNEYHUB_WEB_PORT", _PORT, 6066)
+    metrics_port: Port | None = _env("JOURNEYHUB_METRICS_PORT", _PORT)
     api_token: SecretStr | None = _env("JOURNEYHUB_API_TOKEN", "a bearer token")
     crm_url: WebUrl | None = _env("CRM_URL", _WEB_URL)
     crm_token: SecretStr | None = _env("CRM_TOKEN", "a bearer token")
@@ -174,6 +175,7 @@ class Settings(BaseSettings):
     printer_uri: IppUri | None = _env("PRINTER_URI", "an ipp:// or ipps:// URI")
     franking_url: WebUrl | None = _env("FRANKING_URL", _WEB_URL)
     dispatch_url: WebUrl | None = _env("DISPATCH_URL", _WEB_URL)
+    alert_webhook_url: WebUrl | None = _env("JOURNEYHUB_ALERT_WEBHOOK_URL", _WEB_URL)
     device_faults: DeviceFaults = _env(
         "JOURNEYHUB_DEVICE_FAULTS",
         "step:count pairs such as 'frank:2,print:1' with steps "

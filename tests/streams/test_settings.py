@@ -67,6 +67,14 @@ def test_ports_outside_the_tcp_range_are_refused(port: str) -> None:
     )
 
 
+def test_the_metrics_port_is_unset_by_default_and_checked_like_any_port() -> None:
+    assert Settings.from_env({}).metrics_port is None
+    assert Settings.from_env({"JOURNEYHUB_METRICS_PORT": "9102"}).metrics_port == 9102
+    assert settings_error(JOURNEYHUB_METRICS_PORT="70000") == (
+        "JOURNEYHUB_METRICS_PORT: expected a TCP port 1-65535, got '70000'"
+    )
+
+
 def test_an_unknown_security_protocol_lists_the_choices() -> None:
     assert settings_error(KAFKA_SECURITY_PROTOCOL="tls") == (
         "KAFKA_SECURITY_PROTOCOL: expected one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL, "
@@ -129,6 +137,7 @@ def test_a_bad_device_fault_spec_shows_the_expected_form(spec: str) -> None:
         ("SMTP_URL", "http://mail.local", "an smtp:// or smtps:// URL"),
         ("PRINTER_URI", "http://printer.local/ipp", "an ipp:// or ipps:// URI"),
         ("FRANKING_URL", "https://", "an http:// or https:// URL"),
+        ("JOURNEYHUB_ALERT_WEBHOOK_URL", "hooks.local/alerts", "an http:// or https:// URL"),
     ],
 )
 def test_a_bad_url_names_the_variable_and_the_schemes(
@@ -149,6 +158,15 @@ def test_good_urls_are_kept_as_given() -> None:
     assert settings.crm_url == "https://crm.example.com/api"
     assert settings.smtp_url == "smtps://mail.example.com:465"
     assert settings.printer_uri == "ipp://printer.local/ipp/print"
+
+
+def test_the_alert_webhook_is_optional_and_kept_as_given() -> None:
+    assert Settings.from_env({}).alert_webhook_url is None
+    settings = Settings.from_env(
+        {"JOURNEYHUB_ALERT_WEBHOOK_URL": "https://hooks.example.com/a?x=1"}
+    )
+
+    assert settings.alert_webhook_url == "https://hooks.example.com/a?x=1"
 
 
 def test_a_password_in_a_rejected_url_is_not_repeated() -> None:
