@@ -28,7 +28,7 @@ from connectors.errors import (
 from connectors.http_client import HttpCall, HttpTarget
 from connectors.mail import Outgoing, SentStore, SmtpConfig, SmtpTarget, send_all
 from connectors.mail_message import MailAddressError, compose
-from connectors.runtime import RunnerOptions, SinkRunner, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_until_signalled
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
 from streams.settings import Settings
@@ -260,5 +260,5 @@ def run_alerts_connector(settings: Settings, *, metrics_port: int | None = None)
         settings.default_responsible,
         settings.alert_webhook_url,
     )
-    options = RunnerOptions(metrics_port=metrics_port, metrics_host=settings.web_host)
+    options = process_options(settings, metrics_port)
     asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))

@@ -21,7 +21,7 @@ from connectors.errors import (
     RetriableDeliveryError,
 )
 from connectors.http_client import HttpCall, HttpTarget
-from connectors.runtime import RunnerOptions, SinkRunner, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_until_signalled
 from connectors.sandbox_crm import DEFAULT_PORT
 from connectors.sink import Sink, SinkRecord
 from schemas.errors import SchemaError
@@ -223,6 +223,5 @@ def run_crm_connector(
     """
     token = settings.crm_token.get_secret_value() if settings.crm_token else None
     sink = CrmSink(settings.crm_url or DEFAULT_CRM_URL, token, mapping)
-    port = metrics_port if metrics_port is not None else settings.metrics_port
-    options = RunnerOptions(metrics_port=port, metrics_host=settings.web_host)
+    options = process_options(settings, metrics_port)
     asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))

@@ -28,7 +28,7 @@ from connectors.errors import (
     RetriableDeliveryError,
 )
 from connectors.mail_message import MailAddressError, MailJob, job_message
-from connectors.runtime import RunnerOptions, SinkRunner, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_until_signalled
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
 from streams.settings import Settings
@@ -323,5 +323,5 @@ def run_mail_connector(settings: Settings, *, metrics_port: int | None = None) -
         metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set.
     """
     sink = MailSink(SmtpTarget(SmtpConfig.from_settings(settings)), settings.data_dir)
-    options = RunnerOptions(metrics_port=metrics_port, metrics_host=settings.web_host)
+    options = process_options(settings, metrics_port)
     asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))

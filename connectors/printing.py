@@ -50,7 +50,7 @@ from connectors.http_client import HttpCall, delivery_error
 from connectors.ipp_printer import IppPrinter
 from connectors.letter_pdf import Letter, postal_lines, render_letter
 from connectors.retry import RetryPolicy
-from connectors.runtime import RunnerOptions, SinkRunner, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_until_signalled
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
 from schemas.catalog import get_topic
@@ -399,7 +399,5 @@ def run_print_connector(settings: Settings, *, metrics_port: int | None = None) 
         KafkaOutlet(settings),
         settings.default_responsible,
     )
-    options = RunnerOptions(
-        retry=DEVICE_RETRY, metrics_port=metrics_port, metrics_host=settings.web_host
-    )
+    options = process_options(settings, metrics_port, retry=DEVICE_RETRY)
     asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))

@@ -73,6 +73,16 @@ class RunnerOptions:
     metrics_host: str = "127.0.0.1"
 
 
+def process_options(
+    settings: Settings, metrics_port: int | None = None, **overrides: Any
+) -> RunnerOptions:
+    """Options of a connector run as a process: metrics on the given port or on
+    `JOURNEYHUB_METRICS_PORT`, served on `JOURNEYHUB_WEB_HOST`.
+    """
+    port = metrics_port if metrics_port is not None else settings.metrics_port
+    return RunnerOptions(metrics_port=port, metrics_host=settings.web_host, **overrides)
+
+
 class _Abandoned(Exception):
     """A stop was requested while a batch waited for a retry; it stays uncommitted."""
 

@@ -26,6 +26,7 @@ from streams.supervisor import (
 
 READY_TIMEOUT_SECONDS = 90.0
 SANDBOX_CRM_URL = "http://127.0.0.1:8099"
+CONNECTOR_METRICS_PORTS = {"crm": 9201, "mail": 9202, "print": 9203, "alerts": 9204}
 
 
 class StackError(JourneyhubError):
@@ -55,8 +56,8 @@ def stack_parts(settings: Settings) -> list[Part]:
     """The processes of the local stack, given what is configured."""
     logs = settings.data_dir / "logs"
 
-    def part(name: str, argv: list[str]) -> Part:
-        return Part(name, argv, logs / f"{name}.log")
+    def part(name: str, argv: list[str], env: dict[str, str] | None = None) -> Part:
+        return Part(name, argv, logs / f"{name}.log", env or {})
 
     parts = [part("worker", journeyhub_command("worker"))]
     if settings.crm_url is None:
@@ -66,8 +67,12 @@ def stack_parts(settings: Settings) -> list[Part]:
     if settings.franking_url is None or settings.dispatch_url is None:
         parts.append(part("device-simulators", module_command("connectors.devices")))
     parts.extend(
-        part(f"connect-{name}", journeyhub_command("connect", name))
-        for name in ("crm", "mail", "print", "alerts")
+        part(
+            f"connect-{name}",
+            journeyhub_command("connect", name),
+            {"JOURNEYHUB_METRICS_PORT": str(port)},
+        )
+        for name, port in CONNECTOR_METRICS_PORTS.items()
     )
     return parts
 
@@ -125,7 +130,11 @@ def endpoint_lines(settings: Settings) -> list[str]:
         lines.append(f"sandbox CRM {SANDBOX_CRM_URL}  (/contacts /leads /stats)")
     if settings.smtp_url is None:
         lines.append(f"SMTP        smtp://127.0.0.1:8025  (mail in {settings.data_dir / 'mail'})")
+    if settings.franking_url is None or settings.dispatch_url is None:
+        lines.append("devices     franking http://127.0.0.1:8101, dispatch http://127.0.0.1:8102")
     lines.append(f"print       {settings.data_dir / 'print'}")
+    ports = ", ".join(f"{name} :{port}" for name, port in CONNECTOR_METRICS_PORTS.items())
+    lines.append(f"connectors  /metrics on {ports}")
     lines.append(f"logs        {settings.data_dir / 'logs'}")
     return lines
 

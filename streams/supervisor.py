@@ -30,6 +30,7 @@ class Part:
     name: str
     argv: Sequence[str]
     log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -40,7 +41,7 @@ class Part:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own executable and arguments
-                list(self.argv), stdout=output, stderr=subprocess.STDOUT, env=dict(env)
+                list(self.argv), stdout=output, stderr=subprocess.STDOUT, env={**env, **self.env}
             )
 
     @property
