@@ -76,8 +76,10 @@ class RunnerOptions:
 def process_options(
     settings: Settings, metrics_port: int | None = None, **overrides: Any
 ) -> RunnerOptions:
-    """Options of a connector run as a process: metrics on the given port or on
-    `JOURNEYHUB_METRICS_PORT`, served on `JOURNEYHUB_WEB_HOST`.
+    """Options of a connector run as its own process.
+
+    Metrics are served on the given port, else on `JOURNEYHUB_METRICS_PORT`, on
+    `JOURNEYHUB_WEB_HOST`, so every connector process is scraped the same way.
     """
     port = metrics_port if metrics_port is not None else settings.metrics_port
     return RunnerOptions(metrics_port=port, metrics_host=settings.web_host, **overrides)
