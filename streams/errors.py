@@ -15,3 +15,11 @@ class SettingsError(JourneyhubError):
 
 class BrokerError(JourneyhubError):
     """Kafka cannot be started, reached or administered."""
+
+
+class InvalidRecordError(JourneyhubError):
+    """A source record decoded fine but breaks a rule its schema cannot express."""
+
+
+class OversizedValueError(JourneyhubError):
+    """A source value is too large to be an event; it is dead-lettered undecoded."""

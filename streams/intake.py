@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -17,7 +18,9 @@ from schemas.catalog import dlq_topic
 from schemas.codec import Codec
 from schemas.deadletter import dead_letter_headers
 from schemas.errors import SchemaError
+from streams.errors import InvalidRecordError, OversizedValueError
 from streams.metrics import WorkerMetrics
+from streams.plausibility import MAX_VALUE_BYTES, check_record
 
 log = structlog.get_logger(__name__)
 
@@ -35,10 +38,6 @@ class SourceRecord:
     key: str | None
     value: dict[str, Any]
     raw: bytes
-
-
-class InvalidRecordError(ValueError):
-    """A record decoded fine but breaks a rule its schema cannot express."""
 
 
 Handler = Callable[[SourceRecord], Awaitable[None]]
@@ -72,18 +71,21 @@ class Intake:
         """Decode one event and run its topic's handler; dead-letter what fails validation."""
         message = event.message
         self._metrics.events_in.labels(topic=message.topic).inc()
+        raw = message.value or b""
         try:
-            value = self._codec.decode(message.topic, message.value or b"")
+            if len(raw) > MAX_VALUE_BYTES:
+                msg = f"value of {len(raw)} bytes exceeds the limit of {MAX_VALUE_BYTES} bytes"
+                raise OversizedValueError(msg)
+            value = self._codec.decode(message.topic, raw)
             key = message.key.decode("utf-8") if message.key is not None else None
-        except (SchemaError, UnicodeDecodeError) as error:
+            check_record(message.topic, value, datetime.now(UTC))
+        except (SchemaError, UnicodeDecodeError, OversizedValueError, InvalidRecordError) as error:
             await self.dead_letter(event, error)
             return
         handler = handlers.get(message.topic)
         if handler is None:
             return
-        record = SourceRecord(
-            message.topic, message.partition, message.offset, key, value, message.value or b""
-        )
+        record = SourceRecord(message.topic, message.partition, message.offset, key, value, raw)
         try:
             await handler(record)
         except InvalidRecordError as error:
