@@ -46,7 +46,8 @@ from streams.budget_records import (
     Rejected,
 )
 from streams.context import WorkerContext
-from streams.intake import InvalidRecordError, SourceRecord
+from streams.errors import InvalidRecordError
+from streams.intake import SourceRecord
 from streams.metrics import WorkerMetrics
 
 log = structlog.get_logger(__name__)
