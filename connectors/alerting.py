@@ -28,6 +28,7 @@ from connectors.errors import (
 from connectors.http_client import HttpCall, HttpTarget
 from connectors.mail import Outgoing, SentStore, SmtpConfig, SmtpTarget, send_all
 from connectors.mail_message import MailAddressError, compose
+from connectors.metrics import ConnectorMetrics
 from connectors.runtime import SinkRunner, process_options, run_until_signalled
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
@@ -152,8 +153,10 @@ class AlertSink(Sink):
         default_responsible: str | None = None,
         webhook_url: str | None = None,
         templates: Templates | None = None,
+        metrics: ConnectorMetrics | None = None,
     ) -> None:
         self.smtp = smtp
+        self._metrics = metrics
         self.default_responsible = default_responsible
         self._store_path = data_dir / SENT_STORE_NAME
         self._templates = templates or Templates()
@@ -188,11 +191,14 @@ class AlertSink(Sink):
         mails: list[Outgoing] = []
         posts: list[tuple[SinkRecord, str, HttpCall]] = []
         planned: set[str] = set()
+        new_alerts: list[SinkRecord] = []
         for record in batch:
             alert = record.value
             if alert is None:
                 continue
             mail_key, post_key = f"{alert['alert_id']}:mail", f"{alert['alert_id']}:webhook"
+            if not any(key in sent or key in planned for key in (mail_key, post_key)):
+                new_alerts.append(record)
             recipient = alert.get("responsible") or self.default_responsible
             if recipient and mail_key not in sent and mail_key not in planned:
                 planned.add(mail_key)
@@ -210,8 +216,18 @@ class AlertSink(Sink):
         if mails:
             failures.extend(await send_all(self.smtp, mails, sent))
         failures.extend(await self._post_all(posts, sent))
+        self._count_delivered(new_alerts, failures)
         if failures:
             raise PartialDeliveryError(failures)
+
+    def _count_delivered(self, alerts: list[SinkRecord], failures: list[DeliveryError]) -> None:
+        """Count alerts sent for the first time, by kind, for the alerts dashboard."""
+        if self._metrics is None:
+            return
+        failed = {(r.partition, r.offset) for failure in failures for r in failure.records}
+        for record in alerts:
+            if record.value is not None and (record.partition, record.offset) not in failed:
+                self._metrics.alerts.labels(kind=str(record.value["kind"])).inc()
 
     async def _post_all(
         self, posts: list[tuple[SinkRecord, str, HttpCall]], sent: SentStore
@@ -254,11 +270,13 @@ def run_alerts_connector(settings: Settings, *, metrics_port: int | None = None)
             data directory of the sent-store and the Kafka settings are used.
         metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set.
     """
+    metrics = ConnectorMetrics()
     sink = AlertSink(
         SmtpTarget(SmtpConfig.from_settings(settings)),
         settings.data_dir,
         settings.default_responsible,
         settings.alert_webhook_url,
+        metrics=metrics,
     )
     options = process_options(settings, metrics_port)
-    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))
+    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options, metrics=metrics)))

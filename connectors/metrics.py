@@ -62,6 +62,18 @@ class ConnectorMetrics(Metrics):
             _LABELS,
             registry=self.registry,
         )
+        self.device_steps = Counter(
+            "journeyhub_connector_device_steps_total",
+            "Device step attempts (render, print, frank, dispatch) by outcome.",
+            ["step", "status"],
+            registry=self.registry,
+        )
+        self.alerts = Counter(
+            "journeyhub_connector_alerts_total",
+            "Alerts sent to the people responsible, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def serve(self, port: int, host: str = "127.0.0.1") -> Callable[[], None]:
         """Serve `/metrics` on `host:port` in a background thread.

@@ -49,6 +49,7 @@ from connectors.errors import (
 from connectors.http_client import HttpCall, delivery_error
 from connectors.ipp_printer import IppPrinter
 from connectors.letter_pdf import Letter, postal_lines, render_letter
+from connectors.metrics import ConnectorMetrics
 from connectors.retry import RetryPolicy
 from connectors.runtime import SinkRunner, process_options, run_until_signalled
 from connectors.sink import Sink, SinkRecord
@@ -206,8 +207,14 @@ class EventOutlet(Protocol):
 class KafkaOutlet:
     """Publishes events to Kafka, encoded with the codec, and waits for the broker's ack."""
 
-    def __init__(self, settings: Settings, codec: Codec | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        codec: Codec | None = None,
+        metrics: ConnectorMetrics | None = None,
+    ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._codec = codec or make_codec(settings.schema_registry_url)
         self._producer = Producer(producer_config(settings))
         self._failures: list[str] = []
@@ -237,6 +244,10 @@ class KafkaOutlet:
             reason = failures[0] if failures else f"{remaining} unconfirmed after 30 s"
             msg = f"device events could not be published: {reason}"
             raise RetriableDeliveryError(msg)
+        if self._metrics is not None:
+            for topic, _, value in events:
+                if topic == STEPS_TOPIC:
+                    self._metrics.device_steps.labels(value["step"], value["status"]).inc()
 
     async def close(self) -> None:
         """Flush what is still queued."""
@@ -393,11 +404,12 @@ def run_print_connector(settings: Settings, *, metrics_port: int | None = None) 
             directory of the step store and the Kafka settings are used.
         metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set.
     """
+    metrics = ConnectorMetrics()
     sink = PrintSink(
         settings.data_dir,
         print_devices(settings),
-        KafkaOutlet(settings),
+        KafkaOutlet(settings, metrics=metrics),
         settings.default_responsible,
     )
     options = process_options(settings, metrics_port, retry=DEVICE_RETRY)
-    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))
+    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options, metrics=metrics)))

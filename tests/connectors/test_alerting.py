@@ -17,6 +17,7 @@ from connectors.dead_letters import ALERTS_TOPIC
 from connectors.device_steps import StepAttempt, failure_alert
 from connectors.errors import PartialDeliveryError, RetriableDeliveryError
 from connectors.mail import SmtpConfig, SmtpTarget
+from connectors.metrics import ConnectorMetrics
 from connectors.sink import SinkRecord
 from streams.broker import free_port
 from tests.connectors.records import record
@@ -196,3 +197,23 @@ async def test_a_failing_webhook_is_retried_without_mailing_again(
     assert failure.status == 503
     assert len(smtp_server.messages()) == 1
     assert len(webhook.received) == 1
+
+
+async def test_alerts_are_counted_by_kind_once_however_often_they_arrive(
+    smtp_server: MailServer,  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    metrics = ConnectorMetrics()
+    smtp = SmtpTarget(
+        SmtpConfig.from_url(f"smtp://127.0.0.1:{smtp_server.port}?from=a@shop.example")
+    )
+    sink = AlertSink(smtp, tmp_path, default_responsible="ops@example.test", metrics=metrics)
+    await sink.open()
+    await sink.deliver([alert_record(0)])
+    await sink.deliver([alert_record(0)])
+    await sink.close()
+
+    sample = metrics.registry.get_sample_value(
+        "journeyhub_connector_alerts_total", {"kind": "device_step_failed"}
+    )
+    assert sample == 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from confluent_kafka import Message
 
 from connectors.device_steps import StepStore
 from connectors.devices import FaultPlan, start_device_simulator
+from connectors.metrics import ConnectorMetrics
 from connectors.printing import (
     ALERTS_TOPIC,
     PRINT_TOPIC,
@@ -56,16 +57,17 @@ class PrintStack:
     harness: Harness
     settings: Settings
     runners: list[web.AppRunner]
+    metrics: ConnectorMetrics = field(default_factory=ConnectorMetrics)
 
     async def connector(self, retry: RetryPolicy) -> RunningConnector:
         sink = PrintSink(
             self.settings.data_dir,
             print_devices(self.settings),
-            KafkaOutlet(self.settings),
+            KafkaOutlet(self.settings, metrics=self.metrics),
             RESPONSIBLE,
         )
         options = RunnerOptions(group_id=self.harness.group, retry=retry, max_wait=0.2)
-        runner = SinkRunner(sink, self.settings, options)
+        runner = SinkRunner(sink, self.settings, options, metrics=self.metrics)
         running = RunningConnector(runner, asyncio.create_task(runner.run()))
         self.harness.connectors.append(running)
         return running
@@ -198,6 +200,15 @@ async def test_a_print_job_goes_out_once_with_its_device_steps_and_alerts(
         ("frank", "succeeded", 2),
         ("dispatch", "succeeded", 1),
     ]
+    counted = print_stack.metrics.registry.get_sample_value
+    assert (
+        counted("journeyhub_connector_device_steps_total", {"step": "print", "status": "failed"})
+        == 1
+    )
+    assert (
+        counted("journeyhub_connector_device_steps_total", {"step": "frank", "status": "succeeded"})
+        == 1
+    )
     alerts = await print_stack.alerts()
     alerts.sort(key=lambda alert: alert["alert_id"])  # keyed by alert id: partitions differ
     assert [(a["alert_id"], a["severity"], a["source"], a["responsible"]) for a in alerts] == [

@@ -3,8 +3,8 @@
 A worker and the CRM connector run on the embedded broker with a little traffic (a budget
 plan overspent by invoices, a shop checkout, leads, poison records); Prometheus scrapes them
 every second, plus one worker and one connector address where nothing listens, as replicas
-that are down. Each expression must parse and return data; one that reads only metrics no
-component records yet (AWAITING_RECORDING) must parse.
+that are down. Each expression must parse and return data; one that reads only metrics that
+the print and alerts connectors record (AWAITING_RECORDING, not run here) must parse.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ SETTLE_SECONDS = 60.0
 AWAITING_RECORDING = frozenset(
     {"journeyhub_connector_device_steps_total", "journeyhub_connector_alerts_total"}
 )
-"""Metrics the dashboards and rules chart that no component records yet."""
+"""Metrics recorded by the print and alerts connectors, which this test does not run."""
 FIRING_ON_THIS_TRAFFIC = (
     "JourneyhubWorkerDown",
     "JourneyhubConnectorDown",
