@@ -13,7 +13,7 @@ import faust
 
 from schemas.catalog import CATALOG
 from schemas.codec import make_codec
-from streams import budget_agent
+from streams import budget_agent, customer_api, identity_agent, profile_agent, tracking_agent
 from streams.context import Registrar, WorkerContext
 from streams.intake import Intake
 from streams.kafka import faust_broker_options
@@ -25,14 +25,30 @@ APP_ID = "journeyhub"
 SOURCE_TOPICS = tuple(spec.name for spec in CATALOG.values() if spec.kind == "source")
 
 
-DOMAINS: tuple[Registrar, ...] = (budget_agent.register,)
+DOMAINS: tuple[Registrar, ...] = (
+    budget_agent.register,
+    identity_agent.register,
+    profile_agent.register,
+    tracking_agent.register,
+    customer_api.register,
+)
 """Every domain of the worker, in the order they are registered."""
+
+
+EMBEDDED_BROKER_PRODUCER = {"producer_max_batch_size": 1}
+"""One record per produced batch on the embedded broker.
+
+The embedded broker reports a partition's end as the first offset of its last batch plus
+one; Faust's table recovery reads a changelog up to that end and would drop the rest of a
+multi-record batch. With one record per batch the reported end is the true end.
+"""
 
 
 def _faust_options(settings: Settings) -> dict[str, Any]:
     store = "rocksdb://" if settings.state_store == "rocksdb" else "memory://"
     return {
         **faust_broker_options(settings),
+        **EMBEDDED_BROKER_PRODUCER if settings.uses_embedded_broker else {},
         "store": store,
         "datadir": str(settings.data_dir / "worker"),
         "web_port": settings.web_port,

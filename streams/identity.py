@@ -311,11 +311,17 @@ class IdentityGraph:
         return self.born.get(customer_id)
 
     def apply(self, resolution: Resolution) -> None:
-        """Write what :func:`resolve` decided."""
-        self.keys.update(resolution.assignments)
+        """Write what :func:`resolve` decided, key by key.
+
+        One assignment per key, never ``update()``: a Faust table on RocksDB cannot
+        ``update()`` (its store is not a dict).
+        """
+        for key, customer_id in resolution.assignments.items():
+            self.keys[key] = customer_id
         for merge in resolution.merges:
             self.aliases[merge.absorbed] = merge.survivor
-        self.born.update(resolution.born)
+        for customer_id, first_seen in resolution.born.items():
+            self.born[customer_id] = first_seen
 
 
 def owners(graph: GraphView, identifiers: Iterable[IdentityKey]) -> set[str]:

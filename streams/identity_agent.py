@@ -1,0 +1,280 @@
+"""The identity resolver in the worker: every event about a person learns whose it is here.
+
+Source events of people pass one single-partition topic, so the identity graph has one
+writer and links form one total order: merges come out the same on every replay.
+
+Why one partition: resolution reads the identities of any key (an e-mail may belong to the
+person of another partition), and one writer makes merges deterministic and idempotent
+without cross-partition coordination. A resolution is a few dict reads and writes, so one
+partition carries tens of thousands of events a second; beyond that the resolver is the
+bottleneck, and the graph would have to be sharded by identifier with a merge protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import faust
+import structlog
+
+from schemas.catalog import dlq_topic
+from schemas.codec import Codec
+from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC, dead_letter_headers
+from streams.context import WorkerContext
+from streams.errors import InvalidRecordError
+from streams.identity import IdentityGraph, Resolution, identifiers_from, resolve
+from streams.intake import SourceRecord
+from streams.metrics import WorkerMetrics
+
+log = structlog.get_logger(__name__)
+
+PEOPLE_TOPICS = ("shop.events", "cms.events", "social.posts", "rfid.production", "consent.events")
+"""Source topics whose events describe a person and so feed the customer-360 profile."""
+IDENTITY_EVENTS = "journeyhub-identity-events"
+"""Internal topic, one partition: events of people on their way to the resolver."""
+PROFILE_EVENTS = "journeyhub-profile-events"
+"""Internal topic: resolved events and merge commands, keyed by canonical customer id."""
+TRACKING_EVENTS = "journeyhub-tracking-events"
+"""Internal topic: RFID readings keyed by chip id, with the resolved customer id."""
+IDENTITY_KEYS_TABLE = "identity-keys"
+IDENTITY_ALIASES_TABLE = "identity-aliases"
+IDENTITY_BORN_TABLE = "identity-born"
+
+COMMAND_HEADER = "journeyhub.command"
+"""Header naming what a message on an internal topic asks for; absent for a plain event."""
+MERGE = "merge"
+"""Command keyed by an absorbed customer id; its value is the event that proved the merge."""
+SURVIVOR_HEADER = "journeyhub.survivor"
+"""Header of a merge command: the customer id the absorbed one merges into."""
+CUSTOMER_HEADER = "journeyhub.customer_id"
+"""Header of a reading on the tracking topic: the customer the chip was resolved to."""
+ORIGIN_KEY = "origin.key"
+"""Header with the event's original key, beside the dead-letter ``origin.*`` headers."""
+
+
+def internal_topic(app: faust.App, name: str, partitions: int | None = None) -> faust.TopicT:
+    """Return an internal topic that the worker creates itself: text keys, raw values.
+
+    Keys are serialized as JSON, as Faust serializes the keys of a table's changelog: a key
+    then lands on the same partition number in the topic and in the changelog of the table
+    the topic feeds, which is where the router looks for it.
+
+    Args:
+        app: The Faust app.
+        name: The topic name.
+        partitions: Its partitions; default the app's ``topic_partitions``, as its tables.
+
+    Returns:
+        The topic, for an agent to read or for sending.
+    """
+    return app.topic(
+        name,
+        partitions=partitions,
+        internal=True,
+        key_type=str,
+        key_serializer="json",
+        value_serializer="raw",
+    )
+
+
+@dataclass(frozen=True)
+class ForwardedEvent:
+    """A source event on an internal topic: its original bytes and where it entered.
+
+    Every internal hop carries the ``origin.*`` dead-letter headers, so whichever agent
+    gives up on the event can still send its original key and bytes to ``dlq.<topic>``.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    raw: bytes
+    headers: Mapping[str, str]
+
+    @classmethod
+    def from_record(cls, record: SourceRecord) -> ForwardedEvent:
+        """Return the envelope of a record just read from its source topic."""
+        key = record.key.encode("utf-8") if record.key is not None else None
+        return cls(record.topic, record.partition, record.offset, key, record.raw, {})
+
+    @classmethod
+    def read(cls, event: faust.EventT) -> ForwardedEvent | None:
+        """Read the envelope of a message on an internal topic.
+
+        Returns:
+            The envelope; None (and an error logged) for a message without ``origin.*``
+            headers, which only a message written by hand can lack.
+        """
+        headers = {
+            name: bytes(value).decode(errors="replace") for name, value in event.headers.items()
+        }
+        message = event.message
+        try:
+            topic = headers[ORIGIN_TOPIC]
+            partition, offset = int(headers[ORIGIN_PARTITION]), int(headers[ORIGIN_OFFSET])
+        except (KeyError, ValueError):
+            log.error("origin_headers_missing", topic=message.topic, offset=message.offset)
+            return None
+        original_key = headers.get(ORIGIN_KEY)
+        key = original_key.encode("utf-8") if original_key is not None else None
+        return cls(topic, partition, offset, key, message.value or b"", headers)
+
+    @property
+    def command(self) -> str | None:
+        """What the message asks for (:data:`MERGE`, ...), None for a plain event."""
+        return self.headers.get(COMMAND_HEADER)
+
+    def decode(self, codec: Codec) -> dict[str, Any]:
+        """Decode the original value with the schema of its source topic."""
+        return codec.decode(self.topic, self.raw)
+
+    async def send(
+        self,
+        topic: faust.TopicT,
+        key: str | None,
+        *,
+        value: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send the event on, keyed anew, with its origin in the headers.
+
+        Args:
+            topic: The internal topic.
+            key: The new key, e.g. the canonical customer id; None for no key.
+            value: What to send instead of the original bytes, e.g. a command's payload.
+            headers: Headers for the next hop, e.g. ``{COMMAND_HEADER: MERGE}``.
+        """
+        pairs = {
+            ORIGIN_TOPIC: self.topic,
+            ORIGIN_PARTITION: str(self.partition),
+            ORIGIN_OFFSET: str(self.offset),
+            **(headers or {}),
+        }
+        if self.key is not None:
+            pairs[ORIGIN_KEY] = self.key.decode("utf-8")
+        await topic.send(
+            key=key,
+            value=self.raw if value is None else value,
+            headers=[(name, text.encode("utf-8")) for name, text in pairs.items()],
+        )
+
+    async def dead_letter(
+        self, app: faust.App, metrics: WorkerMetrics, error: BaseException
+    ) -> None:
+        """Send the original key and bytes to ``dlq.<topic>`` with the reason, and count it."""
+        headers = dead_letter_headers(error, self.topic, self.partition, self.offset)
+        await app.topic(dlq_topic(self.topic)).send(key=self.key, value=self.raw, headers=headers)
+        reason = type(error).__name__
+        metrics.dead_letters.labels(topic=self.topic, reason=reason).inc()
+        log.warning(
+            "dead_lettered",
+            topic=self.topic,
+            partition=self.partition,
+            offset=self.offset,
+            error_class=reason,
+        )
+
+
+def event_time(topic: str, value: Mapping[str, Any]) -> datetime:
+    """Return when an event of a person happened: ``posted_at`` for posts, else ``occurred_at``."""
+    moment: datetime = value["posted_at"] if topic == "social.posts" else value["occurred_at"]
+    return moment
+
+
+def require_identifier(record: SourceRecord) -> None:
+    """Refuse an event that names nobody: it could never be attributed to a person.
+
+    Raises:
+        InvalidRecordError: No identifier of the event is usable; the intake dead-letters it.
+    """
+    if not identifiers_from(record.topic, record.value):
+        msg = (
+            f"{record.topic} event {record.value.get('event_id')} names no person: "
+            "every identifier (session, customer id, e-mail, phone, handle, chip, order) "
+            "is empty or invalid"
+        )
+        raise InvalidRecordError(msg)
+
+
+class IdentityResolver:
+    """The identity tables, the resolver agent and the intake handlers that feed it."""
+
+    def __init__(self, worker: WorkerContext) -> None:
+        """Declare the topics, tables and agent on the worker's app."""
+        app = self._app = worker.app
+        self._codec = worker.codec
+        self._metrics = worker.metrics
+        self._inbox = internal_topic(app, IDENTITY_EVENTS, partitions=1)
+        self._profiles = internal_topic(app, PROFILE_EVENTS)
+        self._tracking = internal_topic(app, TRACKING_EVENTS)
+        self.graph = IdentityGraph(
+            keys=app.Table(IDENTITY_KEYS_TABLE, key_type=str, partitions=1),
+            aliases=app.Table(IDENTITY_ALIASES_TABLE, key_type=str, partitions=1),
+            born=app.Table(IDENTITY_BORN_TABLE, key_type=str, partitions=1),
+        )
+
+        @app.agent(self._inbox, name="identity-resolver")
+        async def resolver(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                with self._metrics.processing_seconds.labels(agent="identity-resolver").time():
+                    await self._process(event)
+
+    async def forward(self, record: SourceRecord) -> None:
+        """Intake handler: send an event of a person to the resolver.
+
+        Raises:
+            InvalidRecordError: The event names nobody; the intake dead-letters it.
+        """
+        require_identifier(record)
+        await ForwardedEvent.from_record(record).send(self._inbox, record.key)
+
+    async def _process(self, event: faust.EventT) -> None:
+        forwarded = ForwardedEvent.read(event)
+        if forwarded is None:
+            return
+        try:
+            await self._resolve(forwarded)
+        except Exception as error:  # whatever fails one event dead-letters that event
+            await forwarded.dead_letter(self._app, self._metrics, error)
+
+    async def _resolve(self, forwarded: ForwardedEvent) -> None:
+        value = forwarded.decode(self._codec)
+        event_id = value["event_id"]
+        resolution = resolve(
+            self.graph,
+            identifiers_from(forwarded.topic, value),
+            event_id=event_id,
+            occurred_at=event_time(forwarded.topic, value),
+        )
+        self.graph.apply(resolution)
+        self._count(resolution, event_id)
+        customer_id = resolution.customer_id
+        for merge in resolution.merges:
+            command = {COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor}
+            await forwarded.send(self._profiles, merge.absorbed, headers=command)
+        await forwarded.send(self._profiles, customer_id)
+        if forwarded.topic == "rfid.production":
+            resolved = {CUSTOMER_HEADER: customer_id}
+            await forwarded.send(self._tracking, value["chip_id"], headers=resolved)
+
+    def _count(self, resolution: Resolution, event_id: str) -> None:
+        outcome = "merged" if resolution.merges else "new" if resolution.created else "known"
+        self._metrics.identity_resolutions.labels(outcome=outcome).inc()
+        for merge in resolution.merges:
+            log.info(
+                "customers_merged",
+                survivor=merge.survivor,
+                absorbed=merge.absorbed,
+                event_id=event_id,
+            )
+
+
+def register(worker: WorkerContext) -> None:
+    """Add the resolver to the worker and route every source topic of people to it."""
+    resolver = IdentityResolver(worker)
+    for topic in PEOPLE_TOPICS:
+        worker.handlers[topic] = resolver.forward

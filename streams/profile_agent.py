@@ -1,0 +1,192 @@
+"""Customer-360 profiles in the worker: one table row per person, published when it changes.
+
+Resolved events arrive keyed by the canonical customer id, so the partition that owns a person
+owns their profile. Bursts are coalesced: a batch is applied event by event, then each profile
+it changed goes once to ``customer360.profiles``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import faust
+import structlog
+
+from streams.context import WorkerContext
+from streams.identity_agent import (
+    COMMAND_HEADER,
+    MERGE,
+    PROFILE_EVENTS,
+    SURVIVOR_HEADER,
+    ForwardedEvent,
+    internal_topic,
+)
+from streams.profile import Profile, apply_event, has_absorbed, merge_profiles
+from streams.rules import Rules, load_rules
+
+log = structlog.get_logger(__name__)
+
+PROFILES_TOPIC = "customer360.profiles"
+PROFILES_TABLE = "customer-profiles"
+"""Table: customer id -> :meth:`Profile.to_dict`, for every person not merged away."""
+MERGED_TABLE = "customer-merged"
+"""Table: absorbed customer id -> the id it merged into (on the absorbed id's partition)."""
+MERGE_IN = "merge-in"
+"""Command keyed by the survivor; its value is the absorbed profile as JSON."""
+BATCH_SIZE = 500
+BATCH_SECONDS = 0.2
+
+
+class ProfileAgent:
+    """The profile tables, the agent that keeps them and the emission of changed profiles.
+
+    Merging person B into A takes two steps, as B's and A's rows may live on two partitions:
+    the ``merge`` command on B's partition moves B's profile into a ``merge-in`` command for
+    A, sends a tombstone for B (so the CRM deletes B's contact) and remembers that B now
+    reads as A; the ``merge-in`` on A's partition merges the two profiles once.
+    """
+
+    def __init__(self, worker: WorkerContext, rules: Rules) -> None:
+        """Declare the topics, tables and agent on the worker's app."""
+        app = self._app = worker.app
+        self._codec = worker.codec
+        self._metrics = worker.metrics
+        self._rules = rules
+        self._inbox = internal_topic(app, PROFILE_EVENTS)
+        self._output = app.topic(PROFILES_TOPIC, key_serializer="raw", value_serializer="raw")
+        self.profiles = app.Table(PROFILES_TABLE, key_type=str, on_recover=self._count_profiles)
+        self.merged = app.Table(MERGED_TABLE, key_type=str)
+        self._changed: set[str] = set()
+
+        @app.agent(self._inbox, name="profiles")
+        async def profiles(stream: faust.StreamT[bytes]) -> None:
+            # take() buffers in a background task, and tables accept writes only while the
+            # stream iterates an event: a processor applies each event in that iteration,
+            # the batch loop then emits what the batch changed, before take() acks it.
+            stream.add_processor(self._apply)
+            async for _batch in stream.take(BATCH_SIZE, within=BATCH_SECONDS):
+                await self._emit_changed()
+
+    async def _apply(self, value: bytes) -> bytes:
+        """Stream processor: apply one event or command; dead-letter it when it fails."""
+        event = faust.current_event()
+        if event is None or event.key is None:
+            return value
+        forwarded = ForwardedEvent.read(event)
+        if forwarded is None:
+            return value
+        customer_id = str(event.key)
+        with self._metrics.processing_seconds.labels(agent="profiles").time():
+            try:
+                if forwarded.command == MERGE:
+                    await self._absorb(customer_id, forwarded)
+                elif forwarded.command == MERGE_IN:
+                    await self._merge_in(customer_id, forwarded)
+                else:
+                    await self._apply_event(customer_id, forwarded)
+            except Exception as error:  # whatever fails one event dead-letters that event
+                await self._failed(customer_id, forwarded, error)
+        return value
+
+    async def _apply_event(self, customer_id: str, forwarded: ForwardedEvent) -> None:
+        if await self._follow_merge(customer_id, forwarded):
+            return
+        record = forwarded.decode(self._codec)
+        stored = self.profiles.get(customer_id)
+        profile = Profile(customer_id) if stored is None else Profile.from_dict(stored)
+        if apply_event(profile, forwarded.topic, record, self._rules, datetime.now(UTC)):
+            if stored is None:
+                self._metrics.profiles.inc()
+            self.profiles[customer_id] = profile.to_dict()
+        else:
+            self._metrics.duplicates.labels(topic=forwarded.topic).inc()
+        # A duplicate emits again: it may be the redelivery after a crash that came between
+        # writing the table and emitting, and emitting a profile twice is harmless.
+        self._changed.add(customer_id)
+
+    async def _absorb(self, absorbed_id: str, forwarded: ForwardedEvent) -> None:
+        """``merge`` on the absorbed id's partition: hand its profile over to the survivor.
+
+        The steps run in an order that a crash anywhere in between can replay: the
+        ``merge-in`` goes out before the absorbed profile is removed, and the survivor
+        merges an absorbed profile only once.
+        """
+        if self.merged.get(absorbed_id) is not None:
+            self._metrics.duplicates.labels(topic=forwarded.topic).inc()
+            return
+        survivor_id = forwarded.headers[SURVIVOR_HEADER]
+        stored = self.profiles.get(absorbed_id)
+        if stored is not None:
+            payload = json.dumps(stored).encode("utf-8")
+            command = {COMMAND_HEADER: MERGE_IN}
+            await forwarded.send(self._inbox, survivor_id, value=payload, headers=command)
+            await self._output.send(key=absorbed_id.encode("utf-8"), value=None)
+            self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
+            del self.profiles[absorbed_id]
+            self._metrics.profiles.dec()
+        self.merged[absorbed_id] = survivor_id
+        self._changed.discard(absorbed_id)
+
+    async def _merge_in(self, survivor_id: str, forwarded: ForwardedEvent) -> None:
+        """``merge-in`` on the survivor's partition: merge the absorbed profile, once."""
+        if await self._follow_merge(survivor_id, forwarded):
+            return
+        absorbed = Profile.from_dict(json.loads(forwarded.raw))
+        stored = self.profiles.get(survivor_id)
+        survivor = Profile(survivor_id) if stored is None else Profile.from_dict(stored)
+        if has_absorbed(survivor, absorbed.customer_id):
+            self._metrics.duplicates.labels(topic=forwarded.topic).inc()
+        else:
+            if stored is None:
+                self._metrics.profiles.inc()
+            self.profiles[survivor_id] = merge_profiles(survivor, absorbed, self._rules).to_dict()
+            self._metrics.profile_merges.inc()
+            log.info("profiles_merged", survivor=survivor_id, absorbed=absorbed.customer_id)
+        self._changed.add(survivor_id)
+
+    async def _follow_merge(self, customer_id: str, forwarded: ForwardedEvent) -> bool:
+        """Send a message for a person merged away on to the survivor; True when it was."""
+        survivor_id = self.merged.get(customer_id)
+        if survivor_id is None:
+            return False
+        command = {COMMAND_HEADER: forwarded.command} if forwarded.command else {}
+        await forwarded.send(self._inbox, survivor_id, headers=command)
+        return True
+
+    async def _failed(
+        self, customer_id: str, forwarded: ForwardedEvent, error: BaseException
+    ) -> None:
+        if forwarded.command != MERGE_IN:
+            await forwarded.dead_letter(self._app, self._metrics, error)
+            return
+        # A merge-in carries a profile, not the bytes of a source event: nothing to replay.
+        reason = type(error).__name__
+        self._metrics.dead_letters.labels(topic=PROFILE_EVENTS, reason=reason).inc()
+        log.error("profile_merge_failed", survivor=customer_id, error_class=reason)
+
+    async def _emit_changed(self) -> None:
+        """Send each profile changed since the last batch once to ``customer360.profiles``."""
+        changed, self._changed = sorted(self._changed), set()
+        for customer_id in changed:
+            stored = self.profiles.get(customer_id)
+            if stored is None:
+                continue
+            try:
+                value = self._codec.encode(PROFILES_TOPIC, Profile.from_dict(stored).to_record())
+            except Exception as error:  # one profile that cannot be published blocks no other
+                reason = type(error).__name__
+                self._metrics.dead_letters.labels(topic=PROFILES_TOPIC, reason=reason).inc()
+                log.error("profile_not_emitted", customer_id=customer_id, error_class=reason)
+                continue
+            await self._output.send(key=customer_id.encode("utf-8"), value=value)
+            self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
+
+    async def _count_profiles(self) -> None:
+        """After recovery: count the profiles this worker now holds."""
+        self._metrics.profiles.set(len(self.profiles))
+
+
+def register(worker: WorkerContext) -> None:
+    """Add the profile tables and agent to the worker (fed by :mod:`streams.identity_agent`)."""
+    ProfileAgent(worker, load_rules(worker.settings.rules_path))
