@@ -35,8 +35,8 @@ DOMAINS: tuple[Registrar, ...] = (
 """Every domain of the worker, in the order they are registered."""
 
 
-EMBEDDED_BROKER_PRODUCER = {"producer_max_batch_size": 1}
-"""One record per produced batch on the embedded broker.
+ONE_RECORD_BATCHES = {"producer_max_batch_size": 1}
+"""One record per produced batch, for brokers that misreport a partition's end.
 
 The embedded broker reports a partition's end as the first offset of its last batch plus
 one; Faust's table recovery reads a changelog up to that end and would drop the rest of a
@@ -44,11 +44,11 @@ multi-record batch. With one record per batch the reported end is the true end.
 """
 
 
-def _faust_options(settings: Settings) -> dict[str, Any]:
+def _faust_options(settings: Settings, *, one_record_batches: bool) -> dict[str, Any]:
     store = "rocksdb://" if settings.state_store == "rocksdb" else "memory://"
     return {
         **faust_broker_options(settings),
-        **EMBEDDED_BROKER_PRODUCER if settings.uses_embedded_broker else {},
+        **(ONE_RECORD_BATCHES if one_record_batches else {}),
         "store": store,
         "datadir": str(settings.data_dir / "worker"),
         "web_port": settings.web_port,
@@ -61,9 +61,12 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_worker(settings: Settings) -> WorkerContext:
-    """Build the Faust app with its intake agent and HTTP views, not yet started."""
-    app = faust.App(APP_ID, **_faust_options(settings))
+def create_worker(settings: Settings, *, one_record_batches: bool = False) -> WorkerContext:
+    """Build the Faust app with its intake agent and HTTP views, not yet started.
+
+    ``one_record_batches`` is for the embedded broker (see :data:`ONE_RECORD_BATCHES`).
+    """
+    app = faust.App(APP_ID, **_faust_options(settings, one_record_batches=one_record_batches))
     metrics = WorkerMetrics()
     codec = make_codec(settings.schema_registry_url)
     worker = WorkerContext(app, settings, codec, metrics, Intake(app, codec, metrics))

@@ -41,6 +41,16 @@ class TopicLike(Protocol):
         """True when the topic keeps only the latest value per key."""
 
 
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
+"""The cluster id the embedded broker (Tansu) reports unless told otherwise."""
+
+
+def is_embedded_broker(settings: Settings) -> bool:
+    """Whether the cluster is the embedded broker, whose end offsets need care."""
+    metadata = AdminClient(client_config(settings)).list_topics(timeout=10)
+    return metadata.cluster_id == EMBEDDED_CLUSTER_ID
+
+
 def message_position(message: Message) -> tuple[int, int]:
     """Partition and offset of a consumed message (librdkafka sets both on every record)."""
     partition, offset = message.partition(), message.offset()

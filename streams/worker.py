@@ -11,7 +11,7 @@ from schemas.catalog import CATALOG
 from streams.app import create_worker
 from streams.broker import broker_is_reachable
 from streams.errors import BrokerError
-from streams.kafka import ensure_topics
+from streams.kafka import ensure_topics, is_embedded_broker
 from streams.logs import configure_logging
 from streams.settings import Settings
 
@@ -36,7 +36,7 @@ def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     require_broker(settings)
     ensure_topics(settings, CATALOG.values())
-    worker = create_worker(settings)
+    worker = create_worker(settings, one_record_batches=is_embedded_broker(settings))
     faust.Worker(
         worker.app,
         loglevel=FAUST_LOG_LEVELS.get(settings.log_level.upper(), "warn"),
