@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := cups-ipp-utils dbus-daemon prometheus
 
-.PHONY: run test lint typecheck bench setup system-packages clean
+.PHONY: run up test lint bench setup system-packages clean
 
 setup: $(STAMP) system-packages
 
@@ -22,6 +22,9 @@ system-packages:
 	@bash .ci/system-packages $(DEBIAN_PACKAGES)
 
 run: setup
+	$(BIN)/journeyhub demo
+
+up: setup
 	$(BIN)/journeyhub up
 
 test: setup
