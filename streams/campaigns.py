@@ -165,6 +165,24 @@ class CampaignSummary:
             request["requested_at"],
         )
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "CampaignSummary":
+        """Rebuild a summary from :meth:`to_record`, e.g. one partition's part from a table."""
+        return cls(
+            record["campaign_id"],
+            record["name"],
+            record["channel"],
+            record["template"],
+            datetime.fromisoformat(record["requested_at"]),
+            record["matched"],
+            record["sent"],
+            {
+                SuppressionReason(reason): count
+                for reason, count in record["suppressed"].items()
+                if count
+            },
+        )
+
     def count(self, decision: Decision) -> None:
         """Count one matched person and what was decided about them."""
         self.matched += 1

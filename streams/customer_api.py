@@ -1,4 +1,4 @@
-"""HTTP views of the customer 360: a profile by id, e-mail or phone, and a chip's production.
+"""HTTP views of the customer 360: a profile by id, e-mail or phone, a chip, a campaign.
 
 Every worker owns some partitions of the tables, and every request is answered by the owner
 of its key, so any worker gives the same answer. A lookup by e-mail or phone takes two hops:
@@ -15,6 +15,7 @@ import faust
 from faust.web import Request, Response, View
 from yarl import URL
 
+from streams.campaign_agent import CAMPAIGNS_TABLE, campaign_summary
 from streams.context import WorkerContext
 from streams.identity import identity_key
 from streams.identity_agent import IDENTITY_KEYS_TABLE
@@ -34,7 +35,7 @@ LocalAnswer = Callable[[View, Request, str], Awaitable[Response]]
 
 
 class CustomerApi:
-    """Answers ``/customers`` and ``/tracking`` here, or asks the worker that owns the key."""
+    """Answers ``/customers``, ``/tracking``, ``/campaigns`` here, or asks the key's owner."""
 
     def __init__(self, worker: WorkerContext) -> None:
         """Serve the tables of ``worker``'s app, reading phone numbers in its default region."""
@@ -70,6 +71,19 @@ class CustomerApi:
         """``GET /tracking/{chip_id}``: the chip's production steps in time order."""
         target = URL.build(path=f"/tracking/{chip_id}")
         return await self._answer(view, request, target, CHIPS_TABLE, chip_id, self._track)
+
+    async def campaign(self, view: View, request: Request, campaign_id: str) -> Response:
+        """``GET /campaigns/{campaign_id}``: the campaign summary, summed over its partitions."""
+        target = URL.build(path=f"/campaigns/{campaign_id}")
+        return await self._answer(
+            view, request, target, CAMPAIGNS_TABLE, campaign_id, self._campaign
+        )
+
+    async def _campaign(self, view: View, request: Request, campaign_id: str) -> Response:
+        parts = self._table(CAMPAIGNS_TABLE).get(campaign_id)
+        if not parts:
+            return _not_found(view, "campaign", campaign_id)
+        return view.json(campaign_summary(parts, self._app.conf.topic_partitions))
 
     async def _profile(self, view: View, request: Request, customer_id: str) -> Response:
         stored = self._table(PROFILES_TABLE).get(customer_id)
@@ -168,7 +182,7 @@ def _unavailable(view: View, reason: str) -> Response:
 
 
 def register(worker: WorkerContext) -> None:
-    """Add ``/customers``, ``/customers/{customer_id}`` and ``/tracking/{chip_id}``."""
+    """Add ``/customers``, ``/customers/{customer_id}``, ``/tracking/{chip_id}``, ``/campaigns``."""
     app: faust.App = worker.app
     api = CustomerApi(worker)
 
@@ -183,3 +197,7 @@ def register(worker: WorkerContext) -> None:
     @app.page("/tracking/{chip_id}")
     async def tracking(view: View, request: Request, chip_id: str) -> Response:
         return await api.tracking(view, request, chip_id)
+
+    @app.page("/campaigns/{campaign_id}")
+    async def campaign(view: View, request: Request, campaign_id: str) -> Response:
+        return await api.campaign(view, request, campaign_id)

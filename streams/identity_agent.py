@@ -1,7 +1,8 @@
 """The identity resolver in the worker: every event about a person learns whose it is here.
 
 Source events of people pass one single-partition topic, so the identity graph has one
-writer and links form one total order: merges come out the same on every replay.
+writer and links form one total order: merges come out the same on every replay. Privacy
+requests pass it too: they are looked up here, and an erasure's links are removed here.
 
 Why one partition: resolution reads the identities of any key (an e-mail may belong to the
 person of another partition), and one writer makes merges deterministic and idempotent
@@ -12,9 +13,10 @@ bottleneck, and the graph would have to be sharded by identifier with a merge pr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -25,9 +27,18 @@ from schemas.codec import Codec
 from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC, dead_letter_headers
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
-from streams.identity import IdentityGraph, Resolution, identifiers_from, resolve
+from streams.identity import (
+    IdentityGraph,
+    IdentityKey,
+    Resolution,
+    follow_alias,
+    identifiers_from,
+    owners,
+    resolve,
+)
 from streams.intake import SourceRecord
 from streams.metrics import WorkerMetrics
+from streams.privacy import Erasure, suppression_key
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +53,10 @@ TRACKING_EVENTS = "journeyhub-tracking-events"
 IDENTITY_KEYS_TABLE = "identity-keys"
 IDENTITY_ALIASES_TABLE = "identity-aliases"
 IDENTITY_BORN_TABLE = "identity-born"
+IDENTITY_OBJECTIONS_TABLE = "identity-objections"
+"""Table: hashed identifier -> marketing refusals stated before an erasure (streams.privacy)."""
+PRIVACY_REQUESTS = "privacy.requests"
+PRIVACY_RESPONSES = "privacy.responses"
 
 COMMAND_HEADER = "journeyhub.command"
 """Header naming what a message on an internal topic asks for; absent for a plain event."""
@@ -51,6 +66,10 @@ SURVIVOR_HEADER = "journeyhub.survivor"
 """Header of a merge command: the customer id the absorbed one merges into."""
 CUSTOMER_HEADER = "journeyhub.customer_id"
 """Header of a reading on the tracking topic: the customer the chip was resolved to."""
+ERASE_LINKS = "erase-links"
+"""Command to the resolver: remove an erased person's links; its value is the erasure."""
+OBJECTIONS_HEADER = "journeyhub.objections"
+"""Header of an event of a new person: JSON of the objections their identifiers carry."""
 ORIGIN_KEY = "origin.key"
 """Header with the event's original key, beside the dead-letter ``origin.*`` headers."""
 
@@ -139,6 +158,7 @@ class ForwardedEvent:
         *,
         value: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        partition: int | None = None,
     ) -> None:
         """Send the event on, keyed anew, with its origin in the headers.
 
@@ -147,6 +167,7 @@ class ForwardedEvent:
             key: The new key, e.g. the canonical customer id; None for no key.
             value: What to send instead of the original bytes, e.g. a command's payload.
             headers: Headers for the next hop, e.g. ``{COMMAND_HEADER: MERGE}``.
+            partition: The partition to send to; default the key's.
         """
         pairs = {
             ORIGIN_TOPIC: self.topic,
@@ -159,6 +180,7 @@ class ForwardedEvent:
         await topic.send(
             key=key,
             value=self.raw if value is None else value,
+            partition=partition,
             headers=[(name, text.encode("utf-8")) for name, text in pairs.items()],
         )
 
@@ -200,6 +222,32 @@ def require_identifier(record: SourceRecord) -> None:
         raise InvalidRecordError(msg)
 
 
+class PrivacyResponses:
+    """The ``privacy.responses`` topic: answers come from the resolver and the profile owners."""
+
+    def __init__(self, worker: WorkerContext) -> None:
+        """Declare the topic on the worker's app."""
+        self._codec = worker.codec
+        self._metrics = worker.metrics
+        self._topic = worker.app.topic(
+            PRIVACY_RESPONSES, key_serializer="raw", value_serializer="raw"
+        )
+
+    async def send(self, response: Mapping[str, Any]) -> None:
+        """Publish the answer to a privacy request, keyed by its request id, and count it."""
+        value = self._codec.encode(PRIVACY_RESPONSES, dict(response))
+        await self._topic.send(key=response["request_id"].encode("utf-8"), value=value)
+        self._metrics.events_out.labels(topic=PRIVACY_RESPONSES).inc()
+        self._metrics.privacy_requests.labels(
+            type=response["type"], status=response["status"]
+        ).inc()
+        log.info(
+            "privacy_request_answered",
+            request_id=response["request_id"],
+            status=response["status"],
+        )
+
+
 class IdentityResolver:
     """The identity tables, the resolver agent and the intake handlers that feed it."""
 
@@ -216,6 +264,8 @@ class IdentityResolver:
             aliases=app.Table(IDENTITY_ALIASES_TABLE, key_type=str, partitions=1),
             born=app.Table(IDENTITY_BORN_TABLE, key_type=str, partitions=1),
         )
+        self.objections = app.Table(IDENTITY_OBJECTIONS_TABLE, key_type=str, partitions=1)
+        self._responses = PrivacyResponses(worker)
 
         @app.agent(self._inbox, name="identity-resolver")
         async def resolver(stream: faust.StreamT[bytes]) -> None:
@@ -241,7 +291,17 @@ class IdentityResolver:
         except Exception as error:  # whatever fails one event dead-letters that event
             await forwarded.dead_letter(self._app, self._metrics, error)
 
+    async def forward_privacy_request(self, record: SourceRecord) -> None:
+        """Intake handler: send a privacy request to the resolver, in line with the events."""
+        await ForwardedEvent.from_record(record).send(self._inbox, record.key)
+
     async def _resolve(self, forwarded: ForwardedEvent) -> None:
+        if forwarded.command == ERASE_LINKS:
+            await self._erase_links(Erasure.from_json(forwarded.raw))
+            return
+        if forwarded.topic == PRIVACY_REQUESTS:
+            await self._route_privacy_request(forwarded)
+            return
         value = forwarded.decode(self._codec)
         event_id = value["event_id"]
         resolution = resolve(
@@ -256,10 +316,62 @@ class IdentityResolver:
         for merge in resolution.merges:
             command = {COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor}
             await forwarded.send(self._profiles, merge.absorbed, headers=command)
-        await forwarded.send(self._profiles, customer_id)
+        objections = self._objections(resolution) if resolution.created else None
+        await forwarded.send(self._profiles, customer_id, headers=objections)
         if forwarded.topic == "rfid.production":
             resolved = {CUSTOMER_HEADER: customer_id}
             await forwarded.send(self._tracking, value["chip_id"], headers=resolved)
+
+    def _objections(self, resolution: Resolution) -> dict[str, str] | None:
+        """The objections a new person's identifiers carry from before an erasure, as a header."""
+        found = {
+            hashed: stored
+            for key in resolution.assignments
+            if (stored := self.objections.get(hashed := suppression_key(key))) is not None
+        }
+        return {OBJECTIONS_HEADER: json.dumps(found)} if found else None
+
+    async def _route_privacy_request(self, forwarded: ForwardedEvent) -> None:
+        """Send a privacy request to the profile of each person it names; answer if nobody."""
+        request = forwarded.decode(self._codec)
+        found = owners(self.graph, identifiers_from(PRIVACY_REQUESTS, request))
+        named = request.get("customer_id")
+        if named and self.graph.first_seen(named) is not None:
+            found.add(follow_alias(self.graph.aliases, named))
+        for customer_id in sorted(found):
+            await forwarded.send(self._profiles, customer_id)
+        if not found:
+            response = {
+                "request_id": request["request_id"],
+                "customer_id": None,
+                "type": request["type"],
+                "status": "not_found",
+                "data": None,
+                "completed_at": datetime.now(UTC),
+            }
+            await self._responses.send(response)
+
+    async def _erase_links(self, erasure: Erasure) -> None:
+        """Remove an erased person's identifiers, aliases and birth; keep the objections.
+
+        Only links that still lead to an erased id are removed: an identifier the person
+        used again after the erasure was planned belongs to their fresh profile.
+        """
+        erased = set(erasure.customer_ids)
+        keys: list[IdentityKey] = [
+            key for key in erasure.identity_keys if self.graph.owner(key) in erased
+        ]
+        for key in keys:
+            del self.graph.keys[key]
+        aliases = self.graph.aliases
+        absorbed = [alias for alias in list(aliases) if follow_alias(aliases, alias) in erased]
+        for alias in absorbed:
+            del aliases[alias]
+        for customer_id in erased:
+            self.graph.born.pop(customer_id, None)
+        for hashed, objection in erasure.objections.items():
+            self.objections[hashed] = objection.to_dict()
+        await self._responses.send(erasure.response)
 
     def _count(self, resolution: Resolution, event_id: str) -> None:
         outcome = "merged" if resolution.merges else "new" if resolution.created else "known"
@@ -278,3 +390,4 @@ def register(worker: WorkerContext) -> None:
     resolver = IdentityResolver(worker)
     for topic in PEOPLE_TOPICS:
         worker.handlers[topic] = resolver.forward
+    worker.handlers[PRIVACY_REQUESTS] = resolver.forward_privacy_request

@@ -60,6 +60,11 @@ class WorkerMetrics(Metrics):
         budget_utilization: Actual as a share of planned (1.0 = 100 %), by campaign and currency.
         budget_postings: Verdicts on ERP postings, by outcome (counted, rejected, ...).
         budget_unassigned: Postings without a campaign, by company code and currency.
+        journey_leads: People handed to sales on ``crm.leads``.
+        journey_jobs: Mail and print jobs published, by template and channel.
+        journey_suppressed: Planned jobs not sent, by reason (consent, cap, address, ...).
+        campaign_matched: People matched by a segment campaign, by campaign.
+        privacy_requests: Data-subject requests answered, by type and status.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -164,5 +169,34 @@ class WorkerMetrics(Metrics):
             "journeyhub_budget_unassigned_amount",
             "Costs of postings that name no campaign, by company code.",
             ["company_code", "currency"],
+            registry=self.registry,
+        )
+        self.journey_leads = Counter(
+            "journeyhub_journey_leads_total",
+            "People handed to sales on crm.leads at the sales-lead threshold.",
+            registry=self.registry,
+        )
+        self.journey_jobs = Counter(
+            "journeyhub_journey_jobs_total",
+            "Mail and print jobs published, by template and channel.",
+            ["template", "channel"],
+            registry=self.registry,
+        )
+        self.journey_suppressed = Counter(
+            "journeyhub_journey_suppressed_total",
+            "Planned jobs the contact rules did not send, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.campaign_matched = Counter(
+            "journeyhub_journey_campaign_matched_total",
+            "People matched by a segment campaign, by campaign.",
+            ["campaign_id"],
+            registry=self.registry,
+        )
+        self.privacy_requests = Counter(
+            "journeyhub_privacy_requests_total",
+            "Data-subject requests answered, by type and status.",
+            ["type", "status"],
             registry=self.registry,
         )

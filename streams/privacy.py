@@ -71,6 +71,31 @@ class Erasure:
     objections: dict[str, Objection]
     response: dict[str, Any]
 
+    def to_json(self) -> bytes:
+        """Return the erasure as JSON, to hand it to the identity resolver as a command."""
+        response = {**self.response, "completed_at": to_epoch_ms(self.response["completed_at"])}
+        return json.dumps(
+            {
+                "customer_ids": list(self.customer_ids),
+                "identity_keys": list(self.identity_keys),
+                "objections": {key: value.to_dict() for key, value in self.objections.items()},
+                "response": response,
+            },
+            sort_keys=True,
+        ).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "Erasure":
+        """Rebuild an erasure from :meth:`to_json`."""
+        parsed = json.loads(data)
+        response = parsed["response"]
+        return cls(
+            tuple(parsed["customer_ids"]),
+            tuple(parsed["identity_keys"]),
+            {key: Objection.from_dict(value) for key, value in parsed["objections"].items()},
+            {**response, "completed_at": from_epoch_ms(response["completed_at"])},
+        )
+
 
 def suppression_key(key: IdentityKey) -> str:
     """Return the hashed form under which an objection is kept for an identifier.

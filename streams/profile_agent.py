@@ -2,7 +2,8 @@
 
 Resolved events arrive keyed by the canonical customer id, so the partition that owns a person
 owns their profile. Bursts are coalesced: a batch is applied event by event, then each profile
-it changed goes once to ``customer360.profiles``.
+it changed goes once to ``customer360.profiles``. The journey rules (scoring, triggers,
+campaigns, privacy requests) run here too, as they read and change the profile.
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ from datetime import UTC, datetime
 import faust
 import structlog
 
+from streams.campaign_agent import CAMPAIGN, CAMPAIGN_REQUESTS, CampaignDesk
 from streams.context import WorkerContext
 from streams.identity_agent import (
     COMMAND_HEADER,
     MERGE,
+    OBJECTIONS_HEADER,
+    PRIVACY_REQUESTS,
     PROFILE_EVENTS,
     SURVIVOR_HEADER,
     ForwardedEvent,
     internal_topic,
 )
+from streams.journey_agent import SWEEP, Journey, start_interest_sweep
+from streams.privacy import Objection, honour_objections
+from streams.privacy_agent import PrivacyDesk
 from streams.profile import Profile, apply_event, has_absorbed, merge_profiles
 from streams.rules import Rules, load_rules
 
@@ -36,6 +43,8 @@ MERGE_IN = "merge-in"
 """Command keyed by the survivor; its value is the absorbed profile as JSON."""
 BATCH_SIZE = 500
 BATCH_SECONDS = 0.2
+NOT_REPLAYABLE = frozenset({MERGE_IN, SWEEP})
+"""Commands whose value is not a source event's bytes: a failure is counted, not dead-lettered."""
 
 
 class ProfileAgent:
@@ -58,6 +67,11 @@ class ProfileAgent:
         self.profiles = app.Table(PROFILES_TABLE, key_type=str, on_recover=self._count_profiles)
         self.merged = app.Table(MERGED_TABLE, key_type=str)
         self._changed: set[str] = set()
+        self.journey = Journey(worker, rules)
+        self.campaigns = CampaignDesk(worker, self.journey, self.profiles, self._inbox)
+        self._privacy = PrivacyDesk(worker, self.profiles, self._output)
+        worker.handlers[CAMPAIGN_REQUESTS] = self.campaigns.fan_out
+        start_interest_sweep(worker, self.journey, self.profiles, self._inbox)
 
         @app.agent(self._inbox, name="profiles")
         async def profiles(stream: faust.StreamT[bytes]) -> None:
@@ -83,6 +97,15 @@ class ProfileAgent:
                     await self._absorb(customer_id, forwarded)
                 elif forwarded.command == MERGE_IN:
                     await self._merge_in(customer_id, forwarded)
+                elif forwarded.command == CAMPAIGN:
+                    await self.campaigns.run(event.message.partition, forwarded)
+                elif await self._follow_merge(customer_id, forwarded):
+                    pass
+                elif forwarded.command == SWEEP:
+                    await self._sweep(customer_id)
+                elif forwarded.topic == PRIVACY_REQUESTS:
+                    await self._privacy.handle(customer_id, forwarded)
+                    self._changed.discard(customer_id)
                 else:
                     await self._apply_event(customer_id, forwarded)
             except Exception as error:  # whatever fails one event dead-letters that event
@@ -90,20 +113,30 @@ class ProfileAgent:
         return value
 
     async def _apply_event(self, customer_id: str, forwarded: ForwardedEvent) -> None:
-        if await self._follow_merge(customer_id, forwarded):
-            return
         record = forwarded.decode(self._codec)
         stored = self.profiles.get(customer_id)
         profile = Profile(customer_id) if stored is None else Profile.from_dict(stored)
-        if apply_event(profile, forwarded.topic, record, self._rules, datetime.now(UTC)):
+        now = datetime.now(UTC)
+        if apply_event(profile, forwarded.topic, record, self._rules, now):
             if stored is None:
                 self._metrics.profiles.inc()
+                _honour_objections(profile, forwarded)
+            await self.journey.after_event(profile, forwarded.topic, record, now)
             self.profiles[customer_id] = profile.to_dict()
         else:
             self._metrics.duplicates.labels(topic=forwarded.topic).inc()
         # A duplicate emits again: it may be the redelivery after a crash that came between
         # writing the table and emitting, and emitting a profile twice is harmless.
         self._changed.add(customer_id)
+
+    async def _sweep(self, customer_id: str) -> None:
+        """``sweep`` command: send the profile's product-interest mails whose window passed."""
+        stored = self.profiles.get(customer_id)
+        if stored is None:
+            return
+        profile = Profile.from_dict(stored)
+        if await self.journey.sweep(profile, datetime.now(UTC)):
+            self.profiles[customer_id] = profile.to_dict()
 
     async def _absorb(self, absorbed_id: str, forwarded: ForwardedEvent) -> None:
         """``merge`` on the absorbed id's partition: hand its profile over to the survivor.
@@ -157,13 +190,18 @@ class ProfileAgent:
     async def _failed(
         self, customer_id: str, forwarded: ForwardedEvent, error: BaseException
     ) -> None:
-        if forwarded.command != MERGE_IN:
+        if forwarded.command not in NOT_REPLAYABLE:
             await forwarded.dead_letter(self._app, self._metrics, error)
             return
-        # A merge-in carries a profile, not the bytes of a source event: nothing to replay.
+        # A merge-in carries a profile, a sweep nothing: no source event's bytes to replay.
         reason = type(error).__name__
         self._metrics.dead_letters.labels(topic=PROFILE_EVENTS, reason=reason).inc()
-        log.error("profile_merge_failed", survivor=customer_id, error_class=reason)
+        log.error(
+            "profile_command_failed",
+            customer_id=customer_id,
+            command=forwarded.command,
+            error_class=reason,
+        )
 
     async def _emit_changed(self) -> None:
         """Send each profile changed since the last batch once to ``customer360.profiles``."""
@@ -187,6 +225,17 @@ class ProfileAgent:
         self._metrics.profiles.set(len(self.profiles))
 
 
+def _honour_objections(profile: Profile, forwarded: ForwardedEvent) -> None:
+    """Give a new person's profile the marketing refusals of an erased one (streams.privacy)."""
+    carried = forwarded.headers.get(OBJECTIONS_HEADER)
+    if carried:
+        objections = {key: Objection.from_dict(value) for key, value in json.loads(carried).items()}
+        honour_objections(profile, objections)
+
+
 def register(worker: WorkerContext) -> None:
-    """Add the profile tables and agent to the worker (fed by :mod:`streams.identity_agent`)."""
+    """Add the profile tables and agent, with the journey rules, campaigns and privacy desk.
+
+    Fed by :mod:`streams.identity_agent`; takes ``campaign.requests`` from the intake.
+    """
     ProfileAgent(worker, load_rules(worker.settings.rules_path))

@@ -166,3 +166,11 @@ def test_partial_summaries_add_up_to_the_campaign_summary() -> None:
         "recently_contacted": 0,
     }
     assert total["requested_at"] == "2026-03-01T09:00:00.000Z"
+
+
+def test_a_partial_summary_kept_in_a_table_reads_back_the_same() -> None:
+    part = CampaignSummary.of(request())
+    part.count(Decision(send=True))
+    part.count(Decision(False, SuppressionReason.NO_CONSENT))
+
+    assert CampaignSummary.from_record(json.loads(part.to_json())) == part

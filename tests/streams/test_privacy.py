@@ -7,6 +7,7 @@ from schemas.codec import SingleObjectCodec
 from streams.contact import Channel, Decision, Job, SuppressionReason, decide, record_contact
 from streams.identity import IdentityGraph, identifiers_from, owners, resolve
 from streams.privacy import (
+    Erasure,
     Objection,
     PrivacyError,
     access_response,
@@ -151,3 +152,10 @@ def test_a_request_answered_with_the_wrong_function_is_refused(kind: str) -> Non
             access_response([erika()], wrong, NOW)
         else:
             erase([erika()], wrong, NOW)
+
+
+def test_an_erasure_handed_to_the_resolver_arrives_unchanged() -> None:
+    profile = erika(("consent.events", consent("k1", "marketing_email", False, 30)))
+    erasure = erase([profile], request("erasure"), NOW)
+
+    assert Erasure.from_json(erasure.to_json()) == erasure

@@ -1,0 +1,149 @@
+"""Journey rules in the worker: lead hand-over, trigger mails and the periodic interest sweep.
+
+The profile agent calls :class:`Journey` for every event it accepted, on the partition that
+owns the person, so scoring, contact history and jobs change the profile in one place. Jobs
+pass the contact rules here; what is sent goes to ``outbound.*``, what is not is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import structlog
+from faust.types import TableT
+
+from streams.contact import Channel, Job, decide, outbound_record, record_contact
+from streams.context import WorkerContext
+from streams.identity_agent import COMMAND_HEADER, PROFILE_EVENTS, ForwardedEvent
+from streams.profile import Profile
+from streams.rules import Rules
+from streams.scoring import lead_record, score_event
+from streams.triggers import due_interest_triggers, observe_event
+
+log = structlog.get_logger(__name__)
+
+LEADS_TOPIC = "crm.leads"
+SWEEP = "sweep"
+"""Command keyed by a customer id: plan the product-interest mails whose window passed."""
+SWEEP_FRACTION = 10
+"""The sweep runs this many times per product-interest window ..."""
+SWEEP_SECONDS = (1.0, 300.0)
+"""... but not more often than every second nor less often than every five minutes."""
+
+
+def sweep_interval(rules: Rules) -> float:
+    """Return how often the interest sweep runs, in seconds, for the rules' window.
+
+    Args:
+        rules: The product-interest rule with its window.
+
+    Returns:
+        A tenth of the window, at least 1 s and at most 5 minutes.
+    """
+    shortest, longest = SWEEP_SECONDS
+    seconds = rules.triggers.product_interest.window.total_seconds() / SWEEP_FRACTION
+    return min(max(seconds, shortest), longest)
+
+
+class Journey:
+    """Publishes leads and jobs for profiles the profile agent holds, and counts suppressions."""
+
+    def __init__(self, worker: WorkerContext, rules: Rules) -> None:
+        """Declare the output topics on the worker's app."""
+        app = worker.app
+        self._codec = worker.codec
+        self._metrics = worker.metrics
+        self.rules = rules
+        self._leads = app.topic(LEADS_TOPIC, key_serializer="raw", value_serializer="raw")
+        self._outbound = {
+            channel: app.topic(channel.topic, key_serializer="raw", value_serializer="raw")
+            for channel in Channel
+        }
+
+    async def after_event(
+        self, profile: Profile, topic: str, record: Mapping[str, Any], now: datetime
+    ) -> None:
+        """Score an accepted event, hand a new sales lead over, and send the jobs it causes.
+
+        Args:
+            profile: The person's profile right after ``apply_event`` accepted the event;
+                changed in place (score, status, interest watch, contact history).
+            topic: The event's source topic.
+            record: The decoded event.
+            now: Processing time: when jobs are decided and created.
+        """
+        change = score_event(profile, topic, record, self.rules)
+        jobs = observe_event(profile, topic, record, self.rules)
+        if change.crossed_sales_lead:
+            await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead_record(profile))
+            self._metrics.journey_leads.inc()
+            log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
+        await self.deliver(profile, jobs, now)
+
+    async def sweep(self, profile: Profile, now: datetime) -> bool:
+        """Send the product-interest mails whose window passed; True when the profile changed."""
+        jobs = due_interest_triggers(profile, now, self.rules)
+        await self.deliver(profile, jobs, now)
+        return bool(jobs)
+
+    async def deliver(self, profile: Profile, jobs: Iterable[Job], now: datetime) -> None:
+        """Decide each job by the contact rules; publish and remember it, or count why not."""
+        for job in jobs:
+            decision = decide(profile, job, self.rules, now)
+            if decision.send:
+                record_contact(profile, job, self.rules, now)
+                await self.publish(profile, job, now)
+            elif decision.reason is not None:
+                self.suppressed(decision.reason.value)
+
+    async def publish(self, profile: Profile, job: Job, now: datetime) -> None:
+        """Publish a job the contact rules let through, already in the contact history."""
+        record = outbound_record(profile, job, now)
+        topic = job.channel.topic
+        await self._send(self._outbound[job.channel], topic, job.job_id, record)
+        self._metrics.journey_jobs.labels(template=job.template, channel=job.channel.value).inc()
+        log.info("job_published", job_id=job.job_id, customer_id=job.customer_id, topic=topic)
+
+    def suppressed(self, reason: str, count: int = 1) -> None:
+        """Count jobs the contact rules did not send, by reason."""
+        if count:
+            self._metrics.journey_suppressed.labels(reason=reason).inc(count)
+
+    async def _send(
+        self, topic: faust.TopicT, name: str, key: str, record: Mapping[str, Any]
+    ) -> None:
+        value = self._codec.encode(name, dict(record))
+        await topic.send(key=key.encode("utf-8"), value=value)
+        self._metrics.events_out.labels(topic=name).inc()
+
+
+def start_interest_sweep(
+    worker: WorkerContext, journey: Journey, profiles: TableT, inbox: faust.TopicT
+) -> None:
+    """Run the interest sweep periodically over the profiles this worker holds.
+
+    A timer cannot write tables, so for every local profile with a due window it sends a
+    :data:`SWEEP` command to the profile's partition, where the profile agent plans and
+    sends the mails (:meth:`Journey.sweep`). A command for a profile swept meanwhile finds
+    nothing due and changes nothing.
+
+    Args:
+        worker: The worker being built.
+        journey: The journey rules.
+        profiles: The profile table (customer id -> stored profile).
+        inbox: The profile agent's topic, keyed by customer id.
+    """
+    app = worker.app
+    origin = ForwardedEvent(PROFILE_EVENTS, -1, -1, None, b"", {})
+
+    @app.timer(sweep_interval(journey.rules), name="interest-sweep")
+    async def interest_sweep() -> None:
+        if not worker.ready or app.rebalancing or app.in_recovery:
+            return
+        now = datetime.now(UTC)
+        for customer_id, stored in list(profiles.items()):
+            if due_interest_triggers(Profile.from_dict(stored), now, journey.rules):
+                await origin.send(inbox, customer_id, headers={COMMAND_HEADER: SWEEP})
