@@ -47,6 +47,10 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # dot or hyphen right before or after), so dates, decimals, UUIDs and document ids survive.
 _PHONE = re.compile(r"(?<![\w+/.-])(?:\+|\(?0)\d[\d ()/-]{4,}\d(?!\w|[-.]\w)")
 _PHONE_DIGITS = range(7, 16)
+# Kafka clients log keys and values as bytes literals at DEBUG (aiokafka's "Sending (key=b'…'
+# value=b'…')"); their names, streets and phones cannot be told apart from ids, so all go.
+_BYTES_LITERAL = re.compile(r"""(?<!\w)b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_REDACTED_BYTES = f"b'{REDACTED}'"
 _MAX_DEPTH = 16
 _LIBRARY_LEVEL = logging.WARNING
 
@@ -73,14 +77,17 @@ def scrub_personal_data(logger: object, method_name: str, event_dict: EventDict)
 
 
 def mask_personal_text(text: str) -> str:
-    """Mask e-mail addresses and phone numbers in free text.
+    """Mask e-mail addresses, phone numbers and message bytes in free text.
 
     Args:
         text: Any text, e.g. a log message or an exception message.
 
     Returns:
-        ``text`` with every e-mail address and phone number replaced by ``"[redacted]"``.
+        ``text`` with every e-mail address and phone number replaced by ``"[redacted]"``
+        and every bytes literal (a Kafka key or value as clients log it) by
+        ``b'[redacted]'``.
     """
+    text = _BYTES_LITERAL.sub(_REDACTED_BYTES, text)
     return _PHONE.sub(_mask_phone, _EMAIL.sub(REDACTED, text))
 
 
