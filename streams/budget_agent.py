@@ -47,7 +47,7 @@ from streams.budget_records import (
 )
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
-from streams.intake import SourceRecord
+from streams.intake import Place, SourceRecord, note_dead_letter
 from streams.metrics import WorkerMetrics
 
 log = structlog.get_logger(__name__)
@@ -330,15 +330,7 @@ class BudgetAgent:
         future = await self._send(
             dlq_topic(origin.topic), origin.key, origin.value, headers=headers
         )
-        reason = type(error).__name__
-        self._metrics.dead_letters.labels(topic=origin.topic, reason=reason).inc()
-        log.warning(
-            "dead_lettered",
-            topic=origin.topic,
-            partition=origin.partition,
-            offset=origin.offset,
-            error_class=reason,
-        )
+        note_dead_letter(self._metrics, Place(origin.topic, origin.partition, origin.offset), error)
         return future
 
     def _export(self, before: BudgetSummary | None, after: BudgetSummary) -> None:

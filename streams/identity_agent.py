@@ -22,9 +22,8 @@ from typing import Any
 import faust
 import structlog
 
-from schemas.catalog import dlq_topic
 from schemas.codec import Codec
-from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC, dead_letter_headers
+from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
 from streams.identity import (
@@ -36,7 +35,7 @@ from streams.identity import (
     owners,
     resolve,
 )
-from streams.intake import SourceRecord
+from streams.intake import Place, SourceRecord, send_dead_letter
 from streams.metrics import WorkerMetrics
 from streams.privacy import Erasure, suppression_key
 
@@ -188,17 +187,8 @@ class ForwardedEvent:
         self, app: faust.App, metrics: WorkerMetrics, error: BaseException
     ) -> None:
         """Send the original key and bytes to ``dlq.<topic>`` with the reason, and count it."""
-        headers = dead_letter_headers(error, self.topic, self.partition, self.offset)
-        await app.topic(dlq_topic(self.topic)).send(key=self.key, value=self.raw, headers=headers)
-        reason = type(error).__name__
-        metrics.dead_letters.labels(topic=self.topic, reason=reason).inc()
-        log.warning(
-            "dead_lettered",
-            topic=self.topic,
-            partition=self.partition,
-            offset=self.offset,
-            error_class=reason,
-        )
+        place = Place(self.topic, self.partition, self.offset)
+        await send_dead_letter(app, metrics, place, self.key, self.raw, error)
 
 
 def event_time(topic: str, value: Mapping[str, Any]) -> datetime:

@@ -40,6 +40,42 @@ class SourceRecord:
     raw: bytes
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a record was read: what a dead letter names as its origin."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+def note_dead_letter(metrics: WorkerMetrics, place: Place, error: BaseException) -> None:
+    """Count and log a dead letter by ids and error class, never by content."""
+    reason = type(error).__name__
+    metrics.dead_letters.labels(topic=place.topic, reason=reason).inc()
+    log.warning(
+        "dead_lettered",
+        topic=place.topic,
+        partition=place.partition,
+        offset=place.offset,
+        error_class=reason,
+    )
+
+
+async def send_dead_letter(
+    app: faust.App,
+    metrics: WorkerMetrics,
+    place: Place,
+    key: bytes | None,
+    value: bytes | None,
+    error: BaseException,
+) -> None:
+    """Send original key and value bytes to ``dlq.<topic>`` with the reason, and count it."""
+    headers = dead_letter_headers(error, place.topic, place.partition, place.offset)
+    await app.topic(dlq_topic(place.topic)).send(key=key, value=value, headers=headers)
+    note_dead_letter(metrics, place, error)
+
+
 Handler = Callable[[SourceRecord], Awaitable[None]]
 
 
@@ -54,18 +90,8 @@ class Intake:
     async def dead_letter(self, event: faust.EventT, error: BaseException) -> None:
         """Send the event's original key and value bytes to ``dlq.<topic>`` with the reason."""
         message = event.message
-        headers = dead_letter_headers(error, message.topic, message.partition, message.offset)
-        await self._app.topic(dlq_topic(message.topic)).send(
-            key=message.key, value=message.value, headers=headers
-        )
-        self._metrics.dead_letters.labels(topic=message.topic, reason=type(error).__name__).inc()
-        log.warning(
-            "dead_lettered",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            error_class=type(error).__name__,
-        )
+        place = Place(message.topic, message.partition, message.offset)
+        await send_dead_letter(self._app, self._metrics, place, message.key, message.value, error)
 
     async def process(self, event: faust.EventT, handlers: Mapping[str, Handler]) -> None:
         """Decode one event and run its topic's handler; dead-letter what fails validation."""

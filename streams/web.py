@@ -41,13 +41,19 @@ def token_middleware(token: SecretStr | None) -> Callable[..., Awaitable[web.Str
 
 
 def register_views(worker: WorkerContext) -> None:
-    """Add ``/healthz`` and ``/metrics`` to the worker's web server."""
+    """Add ``/healthz`` and ``/metrics`` to the worker's web server.
+
+    Health is "ok" only while the worker can answer from its tables: not before its first
+    rebalance, nor while partitions move or tables recover from their changelogs.
+    """
     app = worker.app
 
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:
         if not worker.ready:
             return view.json({"status": "starting"}, status=503)
+        if app.rebalancing or app.in_recovery:
+            return view.json({"status": "recovering"}, status=503)
         return view.json({"status": "ok"})
 
     @app.page("/metrics")
