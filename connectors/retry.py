@@ -20,6 +20,10 @@ _JITTER = random.Random()  # noqa: S311 - spreads retries over time, not securit
 class RetryPolicy:
     """The retry budget of one batch.
 
+    The default budget waits out a target that is down for a few minutes (a CRM being
+    redeployed, a printer out of paper) before a record goes to the dead letters with an
+    alert: about 30 attempts over at most five minutes.
+
     Attributes:
         max_attempts: Deliveries of a record at most, the first one included.
         max_elapsed: Seconds from the first attempt after which no retry starts.
@@ -28,8 +32,8 @@ class RetryPolicy:
             `Retry-After` is still honoured while the budget lasts).
     """
 
-    max_attempts: int = 8
-    max_elapsed: float = 120.0
+    max_attempts: int = 30
+    max_elapsed: float = 300.0
     base_delay: float = 0.2
     max_delay: float = 10.0
 
