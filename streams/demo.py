@@ -40,6 +40,7 @@ class DemoSummary:
     dead_letters: dict[str, int] = field(default_factory=dict)
     profiles: int = 0
     leads: int = 0
+    lead_ids: int = 0
     crm: dict[str, int] = field(default_factory=dict)
     mails: int = 0
     letters: int = 0
@@ -104,7 +105,11 @@ def collect_summary(
     summary.dead_letters = {s.origin: s.count for s in inspector.dead_letters()}
     profiles = inspector.latest_values("customer360.profiles")
     summary.profiles = sum(1 for value in profiles.values() if value is not None)
-    summary.leads = counts.get("crm.leads", 0)
+    leads = [
+        codec.decode("crm.leads", v) for v in inspector.latest_values("crm.leads").values() if v
+    ]
+    summary.leads = len({lead["email"] or lead["customer_id"] for lead in leads})
+    summary.lead_ids = len({lead["lead_id"] for lead in leads})
     summary.crm = _get_json(f"{SANDBOX_CRM_URL}/stats") or {} if settings.crm_url is None else {}
     summary.mails = _count_files(settings.data_dir / "mail", "*.eml")
     summary.letters = _count_files(settings.data_dir / "print", "*.pdf")
@@ -138,9 +143,9 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     table.add_row("dead letters", str(sum(summary.dead_letters.values())),
                   str(sum(expected["dead_letters"].values())))  # fmt: skip
     table.add_row("profiles", str(summary.profiles), f">= {expected['known_people']}")
-    table.add_row("sales leads (crm.leads)", str(summary.leads), str(expected["sales_leads"]))
+    table.add_row("people handed to sales", str(summary.leads), str(expected["sales_leads"]))
     table.add_row("CRM contacts", str(summary.crm.get("contacts", "-")), str(expected["customers"]))
-    table.add_row("CRM leads", str(summary.crm.get("leads", "-")), str(expected["sales_leads"]))
+    table.add_row("CRM leads", str(summary.crm.get("leads", "-")), str(summary.lead_ids))
     table.add_row("mails sent", str(summary.mails), "")
     table.add_row("letters printed", str(summary.letters), "")
     for kind, count in sorted(summary.alerts.items()):

@@ -20,7 +20,7 @@ from streams.context import WorkerContext
 from streams.identity_agent import COMMAND_HEADER, PROFILE_EVENTS, ForwardedEvent
 from streams.profile import Profile
 from streams.rules import Rules
-from streams.scoring import lead_record, score_event
+from streams.scoring import hand_over_if_due, lead_record, score_event
 from streams.triggers import due_interest_triggers, observe_event
 
 log = structlog.get_logger(__name__)
@@ -78,10 +78,18 @@ class Journey:
         change = score_event(profile, topic, record, self.rules)
         jobs = observe_event(profile, topic, record, self.rules)
         if change.crossed_sales_lead:
-            await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead_record(profile))
-            self._metrics.journey_leads.inc()
-            log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
+            await self._hand_over(profile)
         await self.deliver(profile, jobs, now)
+
+    async def after_merge(self, profile: Profile, now: datetime) -> None:
+        """Hand a merged person over to sales when the added-up score reaches the threshold."""
+        if hand_over_if_due(profile, self.rules, now):
+            await self._hand_over(profile)
+
+    async def _hand_over(self, profile: Profile) -> None:
+        await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead_record(profile))
+        self._metrics.journey_leads.inc()
+        log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
 
     async def sweep(self, profile: Profile, now: datetime) -> bool:
         """Send the product-interest mails whose window passed; True when the profile changed."""

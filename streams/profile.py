@@ -126,6 +126,11 @@ class Profile:
     """48-bit digests of the latest processed events (topic and id), oldest first; ≤ 1,000."""
     lead_at: datetime | None = None
     """Event time at which the person was handed to sales as a lead; None before."""
+    scored_events: dict[str, int] = field(default_factory=dict)
+    """Points of the latest scored events by digest, oldest first; ≤ :data:`MAX_SCORED_EVENTS`.
+
+    A merge subtracts the points of events both profiles scored: after a crash, a replayed
+    event can reach the survivor before the absorbed profile that already scored it."""
     contacts: list[Contact] = field(default_factory=list)
     """Messages sent to the person, oldest first; ≤ :data:`MAX_CONTACTS`."""
     interest_watch: dict[str, InterestWatch] = field(default_factory=dict)
@@ -223,6 +228,7 @@ class Profile:
             "score_reasons": list(self.score_reasons),
             "seen_events": list(self.seen_events),
             "lead_at": _ms(self.lead_at),
+            "scored_events": dict(self.scored_events),
             "contacts": [
                 [*astuple(contact)[:-1], to_epoch_ms(contact.sent_at)] for contact in self.contacts
             ],
@@ -259,6 +265,7 @@ class Profile:
             score_reasons=list(data["score_reasons"]),
             seen_events=list(data["seen_events"]),
             lead_at=_moment(data.get("lead_at")),
+            scored_events=dict(data.get("scored_events", {})),
             contacts=[
                 Contact(job_id, template, channel, marketing, campaign, from_epoch_ms(sent))
                 for job_id, template, channel, marketing, campaign, sent in data.get("contacts", ())
@@ -372,6 +379,17 @@ _HANDLERS: dict[str, Callable[[Profile, Mapping[str, Any], Rules], None]] = {
 }
 
 
+MAX_SCORED_EVENTS = 200
+"""Scored events a profile remembers the points of, for merges."""
+
+
+def remember_score(profile: Profile, topic: str, event_id: str, points: int) -> None:
+    """Remember what an event scored, so a merge never counts it twice."""
+    profile.scored_events[_event_digest(topic, event_id)] = points
+    while len(profile.scored_events) > MAX_SCORED_EVENTS:
+        profile.scored_events.pop(next(iter(profile.scored_events)))
+
+
 def _event_digest(topic: str, event_id: str) -> str:
     return hashlib.blake2b(f"{topic}:{event_id}".encode(), digest_size=6).hexdigest()
 
@@ -456,7 +474,14 @@ def merge_profiles(survivor: Profile, absorbed: Profile, rules: Rules) -> Profil
         if moment is not None:
             _seen(merged, moment)
     merged.updated_at = max(filter(None, (survivor.updated_at, absorbed.updated_at)), default=None)
-    merged.lead_score = survivor.lead_score + absorbed.lead_score
+    counted_twice = sum(
+        points
+        for digest, points in absorbed.scored_events.items()
+        if digest in survivor.scored_events
+    )
+    merged.lead_score = survivor.lead_score + absorbed.lead_score - counted_twice
+    scored = {**absorbed.scored_events, **survivor.scored_events}
+    merged.scored_events = dict(list(scored.items())[-MAX_SCORED_EVENTS:])
     merged.lead_status = max(survivor.lead_status, absorbed.lead_status, key=LEAD_STATUSES.index)
     merged.score_reasons = list(dict.fromkeys([*survivor.score_reasons, *absorbed.score_reasons]))
     merged.lead_at = min(filter(None, (survivor.lead_at, absorbed.lead_at)), default=None)

@@ -173,7 +173,9 @@ class ProfileAgent:
         else:
             if stored is None:
                 self._metrics.profiles.inc()
-            self.profiles[survivor_id] = merge_profiles(survivor, absorbed, self._rules).to_dict()
+            merged = merge_profiles(survivor, absorbed, self._rules)
+            await self.journey.after_merge(merged, datetime.now(UTC))
+            self.profiles[survivor_id] = merged.to_dict()
             self._metrics.profile_merges.inc()
             log.info("profiles_merged", survivor=survivor_id, absorbed=absorbed.customer_id)
         self._changed.add(survivor_id)

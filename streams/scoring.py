@@ -12,7 +12,7 @@ from typing import Any
 
 from streams.errors import JourneyhubError
 from streams.normalize import normalize_keyword
-from streams.profile import LEAD_STATUSES, Profile
+from streams.profile import LEAD_STATUSES, Profile, remember_score
 from streams.rules import LeadScoring, Rules
 
 MAX_SCORE_REASONS = 20
@@ -123,14 +123,27 @@ def score_event(
     points = sum(points for _, points in earned)
     reasons = tuple(f"{reason} +{points}" for reason, points in earned)
     profile.lead_score += points
+    if points:
+        remember_score(profile, topic, record["event_id"], points)
     profile.score_reasons = [*profile.score_reasons, *reasons][-MAX_SCORE_REASONS:]
+    crossed = hand_over_if_due(profile, rules, _event_time(record))
+    return ScoreChange(points, reasons, before, profile.lead_status, crossed)
+
+
+def hand_over_if_due(profile: Profile, rules: Rules, moment: datetime) -> bool:
+    """Update the status; True when the person becomes a sales lead for the first time.
+
+    Called after an event scored, and after two profiles of one person merged: their
+    scores add up, and the merged profile may reach the threshold that neither reached
+    alone. ``moment`` becomes ``lead_at``, remembered so the lead is handed over once.
+    """
     profile.lead_status = status_for(profile, rules)
     crossed = (
         profile.lead_at is None and profile.lead_score >= rules.lead_scoring.thresholds.sales_lead
     )
     if crossed:
-        profile.lead_at = _event_time(record)
-    return ScoreChange(points, reasons, before, profile.lead_status, crossed)
+        profile.lead_at = moment
+    return crossed
 
 
 def _event_time(record: Mapping[str, Any]) -> datetime:

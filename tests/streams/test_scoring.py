@@ -221,3 +221,13 @@ def test_score_and_status_do_not_depend_on_the_order_of_events(
     assert sum(1 for change in crossings if change and change.crossed_sales_lead) == (
         1 if expected >= 50 else 0
     )
+
+
+def test_a_merge_never_counts_an_event_both_profiles_scored() -> None:
+    download = cms("dl-shared", "download")
+    first, second = Profile("c-first"), Profile("c-second")
+    for profile in (first, second):
+        score_event(profile, "cms.events", download, RULES)
+    merged = merge_profiles(first, second, RULES)
+    assert first.lead_score == second.lead_score == 10
+    assert merged.lead_score == 10
