@@ -1,0 +1,95 @@
+"""The Kafka side of the benchmark: a clean broker per scenario, its topics, preloading.
+
+Against the embedded broker every scenario gets a fresh one, so no consumer group, table or
+topic of one scenario colours the next; ``KAFKA_BOOTSTRAP_SERVERS`` names a shared one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.broker import EmbeddedBroker, free_port
+from streams.settings import Settings
+from tests.bench.preload import EncodedEvent
+
+PARTITIONS = 4
+"""Partitions of the benchmark's own topics, as many as every source topic has."""
+SEND_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A Kafka to run one scenario on.
+
+    Attributes:
+        bootstrap: ``host:port`` for clients.
+        embedded: True for a fresh embedded broker that holds nothing but this scenario.
+        run_id: A suffix that keeps the benchmark's own topics apart on a shared Kafka.
+    """
+
+    bootstrap: str
+    embedded: bool
+    run_id: str
+
+    def topic(self, name: str) -> str:
+        """Name a benchmark topic so that it is new on this cluster."""
+        return name if self.embedded else f"{name}.{self.run_id}"
+
+    def settings(self) -> Settings:
+        """Journeyhub settings for clients of this cluster."""
+        return Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap})
+
+
+@contextlib.contextmanager
+def fresh_cluster(log_dir: Path) -> Iterator[Cluster]:
+    """A Kafka for one scenario: ``KAFKA_BOOTSTRAP_SERVERS``, else a new embedded broker."""
+    run_id = uuid.uuid4().hex[:8]
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield Cluster(configured, embedded=False, run_id=run_id)
+        return
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with EmbeddedBroker(port=free_port(), log_path=log_dir / f"broker-{run_id}.log") as broker:
+        yield Cluster(broker.bootstrap_servers, embedded=True, run_id=run_id)
+
+
+def create_topics(cluster: Cluster, names: Iterable[str]) -> None:
+    """Create the benchmark's own topics with :data:`PARTITIONS` partitions each."""
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    futures = admin.create_topics([NewTopic(name, PARTITIONS, 1) for name in names])
+    for future in futures.values():
+        future.result()
+
+
+def send_all(cluster: Cluster, events: Sequence[EncodedEvent], topic: str | None = None) -> None:
+    """Send records and wait for the broker to store them.
+
+    Args:
+        cluster: Where to send.
+        events: The records.
+        topic: Send every record here instead of to its own topic.
+    """
+    producer = Producer(
+        {
+            "bootstrap.servers": cluster.bootstrap,
+            "partitioner": "murmur2_random",
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": max(len(events), 100_000),
+        }
+    )
+    for event in events:
+        producer.produce(topic or event.topic, key=event.key, value=event.value)
+        producer.poll(0)
+    left = producer.flush(SEND_TIMEOUT)
+    if left:
+        msg = f"the broker did not confirm {left} records within {SEND_TIMEOUT:g} s"
+        raise RuntimeError(msg)

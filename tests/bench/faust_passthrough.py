@@ -1,0 +1,125 @@
+"""Scenario (b): the baseline, a stock Faust agent that forwards one event at a time.
+
+Beside it the same agent on journeyhub's consume path (the lean consumer, batches), so the
+gain of the consume path shows apart from what the domain agents cost. Run as
+``python -m tests.bench.faust_passthrough BOOTSTRAP SOURCE SINK [stock|lean]`` it is the
+worker; :func:`run_faust_passthrough` starts it in a subprocess and times it from outside.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import faust
+
+from streams.lean_consumer import use_lean_consume_path
+from streams.settings import EMBEDDED_SESSION_TIMEOUT
+from tests.bench.cluster import Cluster
+from tests.bench.measure import Throughput, throughput, watch
+from tests.bench.tally import TopicTally
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INTAKE_BATCH = 1000
+INTAKE_BATCH_SECONDS = 0.01
+"""Batches of the lean variant: up to this many records, waiting at most this long."""
+
+
+def passthrough_app(bootstrap: str, source: str, sink: str, *, lean: bool) -> faust.App:
+    """A minimal Faust app on Faust's defaults: only broker and session timeout are set.
+
+    The web server is off so it never collides with a running worker's port; Faust's
+    consume path does not depend on it. With ``lean`` it consumes as the journeyhub worker
+    does: through the lean consume path, in batches like the intake's.
+    """
+    app = faust.App(
+        f"bench-faust-{uuid.uuid4().hex[:8]}",
+        broker=f"kafka://{bootstrap}",
+        broker_session_timeout=EMBEDDED_SESSION_TIMEOUT,
+        broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
+        web_enabled=False,
+    )
+    if lean:
+        use_lean_consume_path(app)
+    source_topic = app.topic(source, key_serializer="raw", value_serializer="raw")
+    sink_topic = app.topic(sink, key_serializer="raw", value_serializer="raw")
+
+    async def forward(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for key, value in stream.items():
+            await sink_topic.send(key=key, value=value)
+            yield None
+
+    async def forward_batches(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        batches = cast("faust.Stream[bytes]", stream).take_events
+        async for events in batches(INTAKE_BATCH, within=INTAKE_BATCH_SECONDS):
+            for event in events:
+                await sink_topic.send(key=event.key, value=event.value)
+            yield None
+
+    app.agent(source_topic, name="forward")(forward_batches if lean else forward)
+    return app
+
+
+def run_faust_passthrough(
+    cluster: Cluster,
+    source: str,
+    sink: str,
+    count: int,
+    log_path: Path,
+    *,
+    lean: bool = False,
+    timeout: float = 300,
+) -> Throughput:
+    """Forward ``count`` preloaded records with a Faust worker and time it.
+
+    The rate is read on the sink topic: from the first sample that saw a forwarded record
+    to the one that saw all of them.
+    """
+    with (
+        TopicTally(cluster, [sink]) as tally,
+        tempfile.TemporaryDirectory(prefix="bench-faust-") as workdir,
+        log_path.open("ab") as log,
+    ):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.faust_passthrough",
+                cluster.bootstrap,
+                source,
+                sink,
+                "lean" if lean else "stock",
+            ],
+            cwd=workdir,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            series = watch(tally.count, count, timeout, "Faust passthrough")
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    done = series.reached_at(count)
+    return throughput(series, done if done is not None else series.samples[-1][0])
+
+
+def main() -> None:
+    """Run the passthrough worker in the foreground until SIGTERM."""
+    bootstrap, source, sink, mode = sys.argv[1:5]
+    app = passthrough_app(bootstrap, source, sink, lean=mode == "lean")
+    faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

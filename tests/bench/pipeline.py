@@ -1,0 +1,113 @@
+"""Scenarios (c) and (d): the real pipeline, `journeyhub worker` processes on preloaded topics.
+
+The rate counts source events from the first one a worker read until the last was read, every
+agent of every worker went idle and the outputs (profiles, leads, actuals, jobs, alerts, dead
+letters) stopped growing: whatever the registered domains do is waited for, unnamed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.catalog import CATALOG
+from streams.kafka import ensure_topics
+from tests.bench.cluster import Cluster, send_all
+from tests.bench.measure import SAMPLE_INTERVAL, Series, Throughput, throughput
+from tests.bench.preload import EncodedEvent
+from tests.bench.processes import Profiler, WorkerProcess, running_workers
+from tests.bench.tally import TopicTally
+
+OUTPUT_TOPICS = (
+    *(spec.name for spec in CATALOG.values() if spec.kind == "derived"),
+    *(spec.dlq for spec in CATALOG.values() if spec.kind == "source"),
+)
+"""Where the pipeline's effects become visible: derived topics and source dead letters."""
+QUIET_SECONDS = 3.0
+"""Workers idle and outputs unchanged for this long, after the last input was read: done."""
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """What one run of the pipeline did.
+
+    Attributes:
+        workers: Worker processes in the consumer group.
+        throughput: Source events per second, first read to last effect written.
+        outputs: Records the run wrote to the output topics.
+        complete: False when the time ran out first; the rate is then that of the events
+            read so far, which overstates a pipeline whose later stages lag behind.
+    """
+
+    workers: int
+    throughput: Throughput
+    outputs: int
+    complete: bool = True
+
+
+def prepare_sources(cluster: Cluster, mix: Sequence[EncodedEvent]) -> None:
+    """Create every contract topic and preload the mix onto the source topics."""
+    ensure_topics(cluster.settings(), CATALOG.values())
+    send_all(cluster, mix)
+
+
+def run_pipeline(
+    cluster: Cluster,
+    mix: Sequence[EncodedEvent],
+    workers: int,
+    log_dir: Path,
+    timeout: float,
+    profiler: Profiler | None = None,
+) -> PipelineRun:
+    """Preload the mix, start ``workers`` workers at once and time them through it.
+
+    With a ``profiler``, the first worker is profiled from its first event to the end.
+
+    Raises:
+        RuntimeError: A worker exited.
+    """
+    prepare_sources(cluster, mix)
+    with (
+        TopicTally(cluster, OUTPUT_TOPICS) as outputs,
+        running_workers(cluster, workers, log_dir) as processes,
+    ):
+        try:
+            return _until_settled(processes, outputs, len(mix), timeout, profiler)
+        finally:
+            if profiler is not None:
+                profiler.stop()
+
+
+def _until_settled(
+    processes: list[WorkerProcess],
+    outputs: TopicTally,
+    events: int,
+    timeout: float,
+    profiler: Profiler | None,
+) -> PipelineRun:
+    """Sample inputs, worker activity and outputs until all is read and everything is quiet."""
+    inputs, written, activity = Series(), Series(), Series()
+    changes, last_samples = 0, ""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = time.monotonic()
+        progress = [process.progress() for process in processes]
+        samples = "\n".join(text for _, text in progress)
+        changes, last_samples = changes + (samples != last_samples), samples
+        inputs.add(now, sum(read for read, _ in progress))
+        written.add(now, outputs.count())
+        activity.add(now, changes)
+        if profiler is not None and inputs.started_at() is not None:
+            profiler.start(processes[0])
+        read_all = inputs.reached_at(events)
+        last = max(written.last_change_at() or 0.0, activity.last_change_at() or 0.0)
+        if read_all is not None and now - max(read_all, last) >= QUIET_SECONDS:
+            done = max(read_all, last)
+            return PipelineRun(len(processes), throughput(inputs, done), written.last)
+        if now > deadline:
+            return PipelineRun(len(processes), throughput(inputs, now), written.last, False)
+        for process in processes:
+            process.check_alive()
+        time.sleep(SAMPLE_INTERVAL)

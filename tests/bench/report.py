@@ -1,0 +1,126 @@
+"""What `make bench` prints: a table for people, then one line for scripts.
+
+The last line is the contract with whoever tracks the figures over time:
+``bench: pipeline_eps=N faust_baseline_eps=N raw_eps=N ratio_vs_faust=X ratio_vs_raw=X
+p99_ms=N scale2=X``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from tests.bench.connector import ConnectorRun
+from tests.bench.latency import LatencyRun
+from tests.bench.measure import Throughput
+from tests.bench.pipeline import PipelineRun
+
+
+@dataclass
+class BenchResult:
+    """Every figure of one benchmark run; a scenario that failed leaves its field empty."""
+
+    events: int
+    raw: Throughput | None = None
+    faust: Throughput | None = None
+    lean_faust: Throughput | None = None
+    one_worker: PipelineRun | None = None
+    two_workers: PipelineRun | None = None
+    latency: LatencyRun | None = None
+    connector: ConnectorRun | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pipeline_eps(self) -> float:
+        """Events per second of one worker, 0 when the run failed."""
+        return self.one_worker.throughput.eps if self.one_worker else 0.0
+
+    @property
+    def p99_ms(self) -> float:
+        """p99 latency at the offered load; infinite when more than 1 % of probes never came."""
+        value = self.latency.percentile(0.99) if self.latency else None
+        return math.inf if value is None else value
+
+    @property
+    def scale2(self) -> float:
+        """Two workers' rate over one worker's."""
+        if not (self.one_worker and self.two_workers and self.pipeline_eps):
+            return 0.0
+        return self.two_workers.throughput.eps / self.pipeline_eps
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def _rate_row(name: str, result: Throughput | None, note: str) -> list[str]:
+    if result is None:
+        return [name, "-", "-", "failed", note]
+    return [name, f"{result.events:,}", f"{result.seconds:.2f}", f"{result.eps:,.0f}", note]
+
+
+def _pipeline_row(name: str, run: PipelineRun | None, prefix: str) -> list[str]:
+    if run is None:
+        return _rate_row(name, None, "")
+    note = f"{prefix}{run.outputs:,} records out"
+    if not run.complete:
+        note += "; time ran out: rate of the events read"
+    return _rate_row(name, run.throughput, note)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+def render_table(result: BenchResult, console: Console) -> None:
+    """Print one row per scenario and the notes below."""
+    table = Table(title=f"journeyhub bench ({result.events:,} events of the realistic mix)")
+    for column in ("scenario", "events", "seconds", "events/s", "note"):
+        table.add_column(column, justify="left" if column in ("scenario", "note") else "right")
+    table.add_row(*_rate_row("(a) raw aiokafka passthrough", result.raw, "consume + produce"))
+    table.add_row(*_rate_row("(b) stock Faust passthrough", result.faust, "one event at a time"))
+    table.add_row(
+        *_rate_row("(b) same on our consume path", result.lean_faust, "lean consumer, batches")
+    )
+    one, two = result.one_worker, result.two_workers
+    table.add_row(*_pipeline_row("(c) journeyhub pipeline, 1 worker", one, ""))
+    table.add_row(
+        *_pipeline_row("(d) journeyhub pipeline, 2 workers", two, f"x{result.scale2:.2f}, ")
+    )
+    latency = result.latency
+    if latency is not None:
+        table.add_row(
+            f"(c) latency at {latency.offered_eps:,} events/s",
+            f"{latency.probes:,} probes",
+            "",
+            f"{latency.achieved_eps:,.0f}",
+            f"p50 {_ms(latency.percentile(0.5))}, p99 {_ms(latency.percentile(0.99))}, "
+            f"missing {latency.missing}",
+        )
+    crm = result.connector
+    table.add_row(
+        *_rate_row(
+            "(e) CRM connector deliveries",
+            crm.throughput if crm else None,
+            f"{crm.contacts:,} contacts, {crm.leads:,} leads" if crm else "",
+        )
+    )
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+def summary_line(result: BenchResult) -> str:
+    """The one line scripts read, always the last thing the benchmark prints."""
+    faust = result.faust.eps if result.faust else 0.0
+    raw = result.raw.eps if result.raw else 0.0
+    pipeline = result.pipeline_eps
+    p99 = "inf" if math.isinf(result.p99_ms) else f"{result.p99_ms:.0f}"
+    return (
+        f"bench: pipeline_eps={pipeline:.0f} faust_baseline_eps={faust:.0f} raw_eps={raw:.0f} "
+        f"ratio_vs_faust={_ratio(pipeline, faust):.2f} ratio_vs_raw={_ratio(pipeline, raw):.2f} "
+        f"p99_ms={p99} scale2={result.scale2:.2f}"
+    )

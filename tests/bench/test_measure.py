@@ -1,0 +1,69 @@
+import math
+
+from tests.bench.latency import LatencyRun
+from tests.bench.measure import Series, Throughput, throughput
+from tests.bench.pipeline import PipelineRun
+from tests.bench.report import BenchResult, summary_line
+
+
+def series(*samples: tuple[float, int]) -> Series:
+    result = Series()
+    for at, count in samples:
+        result.add(at, count)
+    return result
+
+
+def test_the_clock_starts_at_the_first_sample_that_saw_events() -> None:
+    samples = series((0.0, 500), (1.0, 500), (2.0, 1500), (4.0, 5500))
+
+    rate = throughput(samples, done_at=4.0)
+
+    assert rate == Throughput(events=4000, seconds=2.0)
+    assert rate.eps == 2000
+
+
+def test_counts_are_relative_to_the_first_sample() -> None:
+    samples = series((0.0, 100), (1.0, 250), (2.0, 250))
+
+    assert samples.last == 150
+    assert samples.reached_at(150) == 1.0
+    assert samples.last_change_at() == 1.0
+
+
+def test_a_run_that_never_started_has_no_rate() -> None:
+    assert throughput(series((0.0, 7), (1.0, 7)), done_at=1.0).eps == 0.0
+
+
+def test_p99_counts_missing_probes_as_slower_than_any() -> None:
+    complete = LatencyRun(2000, 2000.0, probes=100, latencies_ms=[float(n) for n in range(100)])
+    two_missing = LatencyRun(2000, 2000.0, probes=100, latencies_ms=[1.0] * 98)
+
+    assert complete.percentile(0.99) == 98.0
+    assert complete.percentile(0.5) == 49.0
+    assert two_missing.percentile(0.99) is None
+
+
+def test_the_summary_line_carries_every_figure_and_ratio() -> None:
+    result = BenchResult(
+        events=1000,
+        raw=Throughput(1000, 0.1),
+        faust=Throughput(1000, 1.0),
+        one_worker=PipelineRun(1, Throughput(1000, 0.5), outputs=10),
+        two_workers=PipelineRun(2, Throughput(1000, 0.3125), outputs=10),
+        latency=LatencyRun(2000, 2000.0, probes=1, latencies_ms=[123.4]),
+    )
+
+    assert summary_line(result) == (
+        "bench: pipeline_eps=2000 faust_baseline_eps=1000 raw_eps=10000 "
+        "ratio_vs_faust=2.00 ratio_vs_raw=0.20 p99_ms=123 scale2=1.60"
+    )
+
+
+def test_failed_scenarios_leave_zeros_and_an_infinite_p99() -> None:
+    result = BenchResult(events=1000)
+
+    assert math.isinf(result.p99_ms)
+    assert summary_line(result) == (
+        "bench: pipeline_eps=0 faust_baseline_eps=0 raw_eps=0 "
+        "ratio_vs_faust=0.00 ratio_vs_raw=0.00 p99_ms=inf scale2=0.00"
+    )
