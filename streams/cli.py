@@ -139,15 +139,17 @@ def produce(topic: str, source: TextIO) -> None:
     type=click.FloatRange(min=0),
     help="Stop after SECONDS without a new message (default: follow forever).",
 )
+@click.option("--key", "keys", multiple=True, help="Only messages with this key (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail_command(
     topic: str,
     from_beginning: bool,
     max_messages: int | None,
     timeout: float | None,
+    keys: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Print the decoded messages of TOPIC."""
+    """Print the decoded messages of TOPIC; without --timeout, follow it until Ctrl-C."""
     settings = settings_from_env()
     codec = make_codec(settings.schema_registry_url)
     messages = tail(
@@ -157,6 +159,7 @@ def tail_command(
         from_beginning=from_beginning,
         max_messages=max_messages,
         idle_timeout=timeout,
+        keys=frozenset(keys),
     )
     for message in messages:
         if as_json:

@@ -139,8 +139,12 @@ def tail(
     from_beginning: bool,
     max_messages: int | None,
     idle_timeout: float | None,
+    keys: frozenset[str] = frozenset(),
 ) -> Iterator[TailedMessage]:
-    """Yield messages of a topic until ``max_messages`` or ``idle_timeout`` seconds of silence."""
+    """Yield messages of a topic until ``max_messages`` or ``idle_timeout`` seconds of silence.
+
+    With ``keys``, only messages with one of those keys count and are yielded.
+    """
     consumer = Consumer(consumer_config(settings, group_id="journeyhub-tail"))
     try:
         metadata = consumer.list_topics(topic, timeout=10)
@@ -167,14 +171,17 @@ def tail(
                 msg = f"reading {topic} failed: {message.error()}"
                 raise BrokerError(msg)
             last_seen = time.monotonic()
+            raw_key = message.key()
+            key = raw_key.decode("utf-8", "replace") if raw_key is not None else None
+            if keys and key not in keys:
+                continue
             yielded += 1
             partition, offset = message_position(message)
-            raw_key = message.key()
             yield TailedMessage(
                 topic=topic,
                 partition=partition,
                 offset=offset,
-                key=raw_key.decode("utf-8", "replace") if raw_key is not None else None,
+                key=key,
                 value=decode_message(topic, message.value(), codec),
                 headers={k: _text_or_base64(v) for k, v in message_headers(message)},
             )

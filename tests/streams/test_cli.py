@@ -135,3 +135,21 @@ def test_a_missing_broker_is_one_clear_line(test_env: dict[str, str]) -> None:
     result = run_cli(env, "worker", timeout=60)
     assert result.code == 1
     assert "no Kafka broker answers at 127.0.0.1:1" in result.stderr
+
+
+def test_tail_filters_by_key(test_env: dict[str, str]) -> None:
+    ids = [f"cmp-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    run_cli(test_env, "produce", "marketing.budget.plans", stdin=as_lines(*map(budget_plan, ids)))
+    tailed = run_cli(
+        test_env,
+        "tail",
+        "marketing.budget.plans",
+        "--from-beginning",
+        "--json",
+        "--key",
+        ids[1],
+        "--timeout",
+        "3",
+    )
+    assert tailed.code == 0, tailed.stderr
+    assert [m["key"] for m in tailed.json_lines()] == [ids[1]]
