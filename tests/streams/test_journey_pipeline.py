@@ -111,6 +111,15 @@ def revoked(person: Person, purpose: str) -> dict[str, Any]:
     }
 
 
+def mails_about(env: dict[str, str], category: str) -> list[dict[str, Any]]:
+    """The mails on ``outbound.mail`` about a product category."""
+    return [
+        m["value"]
+        for m in tail(env, "outbound.mail")
+        if m["value"]["variables"].get("category") == category
+    ]
+
+
 def test_interest_without_an_order_mails_once_after_the_window_unless_consent_was_revoked(
     test_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -147,12 +156,13 @@ def test_interest_without_an_order_mails_once_after_the_window_unless_consent_wa
         )
         keen_id = http_get(base + by_email(keen))[1]["customer_id"]
         refusing_id = http_get(base + by_email(refusing))[1]["customer_id"]
+        wait_for(
+            lambda: bool(mails_about(env, category)),
+            PROCESSED_WITHIN,
+            lambda: "the product-interest mail did not reach outbound.mail",
+        )
 
-    mails = [
-        m["value"]
-        for m in tail(env, "outbound.mail")
-        if m["value"]["variables"].get("category") == category
-    ]
+    mails = mails_about(env, category)
     assert [(mail["customer_id"], mail["template"]) for mail in mails] == [
         (keen_id, "product_interest")
     ]
