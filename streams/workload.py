@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from streams.production import STEPS
+
 BASE_TIME = datetime(2026, 8, 3, 8, 0, tzinfo=UTC)
 CENT = Decimal("0.01")
 
@@ -62,15 +64,8 @@ POSITIVE_POSTS = (
     "Love my new shoes, great fit!",
 )
 NEGATIVE_POSTS = ("Leider schlechte Qualität, die Sohle ist nach zwei Wochen kaputt. Enttäuscht.",)
-PRODUCTION_STEPS = (
-    "material_tagged",
-    "cutting",
-    "stitching",
-    "sole_molding",
-    "assembly",
-    "quality_check",
-    "packed",
-)
+PRODUCTION_STEPS = STEPS[: STEPS.index("packed") + 1]
+"""The steps a generated custom shoe goes through: packed, not yet shipped."""
 
 
 @dataclass(frozen=True)

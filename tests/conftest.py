@@ -33,10 +33,15 @@ def test_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
 
     The short session timeout lets consumers join a group within seconds on any broker.
     """
+    return process_env(kafka_bootstrap, tmp_path)
+
+
+def process_env(bootstrap: str, data_dir: Path) -> dict[str, str]:
+    """Environment of a journeyhub process under test: its broker, data dir and free port."""
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "JOURNEYHUB_DATA_DIR": str(tmp_path),
+        "JOURNEYHUB_DATA_DIR": str(data_dir),
         "JOURNEYHUB_WEB_PORT": str(free_port()),
         "JOURNEYHUB_STATE": "memory",
         "LOG_FORMAT": "console",

@@ -9,6 +9,7 @@ import pytest
 
 from streams.broker import EmbeddedBroker, free_port
 from streams.settings import Settings
+from tests.conftest import process_env
 
 
 @pytest.fixture
@@ -21,14 +22,7 @@ def drill_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 @pytest.fixture
 def drill_env(drill_broker: EmbeddedBroker, tmp_path: Path) -> dict[str, str]:
     """Environment of journeyhub processes under drill, pointing at :func:`drill_broker`."""
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": drill_broker.bootstrap_servers,
-        "KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "JOURNEYHUB_DATA_DIR": str(tmp_path),
-        "JOURNEYHUB_WEB_PORT": str(free_port()),
-        "JOURNEYHUB_STATE": "memory",
-        "LOG_FORMAT": "console",
-    }
+    return process_env(drill_broker.bootstrap_servers, tmp_path)
 
 
 @pytest.fixture
