@@ -32,7 +32,7 @@ from connectors.metrics import ConnectorMetrics
 from connectors.runtime import SinkRunner, process_options, run_until_signalled
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
-from streams.settings import Settings
+from streams.settings import Settings, revealed
 
 log = structlog.get_logger(__name__)
 
@@ -140,6 +140,7 @@ class AlertSink(Sink):
         default_responsible: Recipient of alerts that name nobody; without it and without
             `responsible`, an alert is not mailed.
         webhook_url: Where to POST the Alertmanager-shaped JSON, if anywhere.
+        webhook_token: Sent as a bearer token with every POST, when the webhook wants one.
         templates: The alert mail template (default: the packaged one).
     """
 
@@ -152,6 +153,7 @@ class AlertSink(Sink):
         data_dir: Path,
         default_responsible: str | None = None,
         webhook_url: str | None = None,
+        webhook_token: str | None = None,
         templates: Templates | None = None,
         metrics: ConnectorMetrics | None = None,
     ) -> None:
@@ -163,7 +165,7 @@ class AlertSink(Sink):
         self._webhook: tuple[HttpTarget, str] | None = None
         if webhook_url:
             base, path = _split_url(webhook_url)
-            self._webhook = (HttpTarget(base), path)
+            self._webhook = (HttpTarget(base, webhook_token), path)
         self._sent: SentStore | None = None
 
     async def open(self) -> None:
@@ -266,8 +268,9 @@ def run_alerts_connector(settings: Settings, *, metrics_port: int | None = None)
     """Run the alerts connector until SIGINT or SIGTERM (`journeyhub connect alerts`).
 
     Args:
-        settings: `SMTP_URL`, `JOURNEYHUB_RESPONSIBLE`, `JOURNEYHUB_ALERT_WEBHOOK_URL`, the
-            data directory of the sent-store and the Kafka settings are used.
+        settings: `SMTP_URL`, `JOURNEYHUB_RESPONSIBLE`, `JOURNEYHUB_ALERT_WEBHOOK_URL`,
+            `JOURNEYHUB_ALERT_WEBHOOK_TOKEN`, the data directory of the sent-store and the
+            Kafka settings are used.
         metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set.
     """
     metrics = ConnectorMetrics()
@@ -276,6 +279,7 @@ def run_alerts_connector(settings: Settings, *, metrics_port: int | None = None)
         settings.data_dir,
         settings.default_responsible,
         settings.alert_webhook_url,
+        revealed(settings.alert_webhook_token),
         metrics=metrics,
     )
     options = process_options(settings, metrics_port)

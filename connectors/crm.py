@@ -26,7 +26,7 @@ from connectors.sandbox_crm import DEFAULT_PORT
 from connectors.sink import Sink, SinkRecord
 from schemas.errors import SchemaError
 from schemas.jsonconv import record_to_json
-from streams.settings import Settings
+from streams.settings import Settings, revealed
 
 PROFILES_TOPIC: Final = "customer360.profiles"
 LEADS_TOPIC: Final = "crm.leads"
@@ -221,7 +221,7 @@ def run_crm_connector(
         metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set;
             default `JOURNEYHUB_METRICS_PORT`.
     """
-    token = settings.crm_token.get_secret_value() if settings.crm_token else None
+    token = revealed(settings.crm_token)
     sink = CrmSink(settings.crm_url or DEFAULT_CRM_URL, token, mapping)
     options = process_options(settings, metrics_port)
     asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))

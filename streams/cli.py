@@ -25,7 +25,7 @@ from schemas.codec import make_codec
 from schemas.errors import SchemaError
 from streams.errors import JourneyhubError
 from streams.kafka import ensure_topics
-from streams.settings import Settings
+from streams.settings import Settings, revealed
 from streams.topic_io import InputLineError, encode_lines, read_lines, send_records, tail
 
 EXIT_FAILURE = 1
@@ -276,7 +276,7 @@ def sandbox_crm(
         fail_rate=fail_rate,
         latency_ms=latency_ms,
         rate_limit=rate_limit,
-        token=settings.crm_token.get_secret_value() if settings.crm_token else None,
+        token=revealed(settings.crm_token),
     )
 
 

@@ -176,6 +176,7 @@ class Settings(BaseSettings):
     franking_url: WebUrl | None = _env("FRANKING_URL", _WEB_URL)
     dispatch_url: WebUrl | None = _env("DISPATCH_URL", _WEB_URL)
     alert_webhook_url: WebUrl | None = _env("JOURNEYHUB_ALERT_WEBHOOK_URL", _WEB_URL)
+    alert_webhook_token: SecretStr | None = _env("JOURNEYHUB_ALERT_WEBHOOK_TOKEN", "a bearer token")
     device_faults: DeviceFaults = _env(
         "JOURNEYHUB_DEVICE_FAULTS",
         "step:count pairs such as 'frank:2,print:1' with steps "
@@ -270,6 +271,11 @@ class Settings(BaseSettings):
 
 
 _FIELDS = {str(field.validation_alias): field for field in Settings.model_fields.values()}
+
+
+def revealed(secret: SecretStr | None) -> str | None:
+    """The plain text of an optional secret setting, for the one call that sends it."""
+    return secret.get_secret_value() if secret is not None else None
 
 
 def _explain(error: ValidationError, given: Mapping[str, str]) -> str:

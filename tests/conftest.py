@@ -45,6 +45,7 @@ def process_env(bootstrap: str, data_dir: Path) -> dict[str, str]:
         "JOURNEYHUB_WEB_PORT": str(free_port()),
         "JOURNEYHUB_STATE": "memory",
         "LOG_FORMAT": "console",
+        "PYTHONUNBUFFERED": "1",
     }
 
 

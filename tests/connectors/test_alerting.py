@@ -15,7 +15,7 @@ from aiohttp import web
 from connectors.alerting import AlertSink, alertmanager_payload
 from connectors.dead_letters import ALERTS_TOPIC
 from connectors.device_steps import StepAttempt, failure_alert
-from connectors.errors import PartialDeliveryError, RetriableDeliveryError
+from connectors.errors import PartialDeliveryError, PermanentDeliveryError, RetriableDeliveryError
 from connectors.mail import SmtpConfig, SmtpTarget
 from connectors.metrics import ConnectorMetrics
 from connectors.sink import SinkRecord
@@ -53,6 +53,7 @@ class Webhook:
     received: list[dict[str, Any]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     failures_left: int = 0
+    token: str | None = None
 
 
 @pytest.fixture
@@ -63,6 +64,8 @@ async def webhook() -> AsyncIterator[Webhook]:
     async def receive(request: web.Request) -> web.Response:
         if request.query.get("team") != "print":
             return web.Response(status=404)
+        if hook.token and request.headers.get("Authorization") != f"Bearer {hook.token}":
+            return web.Response(status=401)
         if hook.failures_left:
             hook.failures_left -= 1
             return web.Response(status=503)
@@ -80,10 +83,20 @@ async def webhook() -> AsyncIterator[Webhook]:
 
 
 async def open_sink(
-    mail: MailServer, data_dir: Path, webhook_url: str | None = None, default: str | None = None
+    mail: MailServer,
+    data_dir: Path,
+    webhook_url: str | None = None,
+    default: str | None = None,
+    webhook_token: str | None = None,
 ) -> AlertSink:
     smtp = SmtpTarget(SmtpConfig.from_url(f"smtp://127.0.0.1:{mail.port}?from=alerts@shop.example"))
-    sink = AlertSink(smtp, data_dir, default_responsible=default, webhook_url=webhook_url)
+    sink = AlertSink(
+        smtp,
+        data_dir,
+        default_responsible=default,
+        webhook_url=webhook_url,
+        webhook_token=webhook_token,
+    )
     await sink.open()
     return sink
 
@@ -197,6 +210,28 @@ async def test_a_failing_webhook_is_retried_without_mailing_again(
     assert failure.status == 503
     assert len(smtp_server.messages()) == 1
     assert len(webhook.received) == 1
+
+
+async def test_a_webhook_that_wants_a_token_gets_it_and_refuses_a_wrong_one_for_good(
+    smtp_server: MailServer,  # noqa: F811 - the imported fixture
+    webhook: Webhook,
+    tmp_path: Path,
+) -> None:
+    webhook.token = "hook-secret-17"
+    wrong = await open_sink(smtp_server, tmp_path / "wrong", webhook.url, webhook_token="guess")
+    with pytest.raises(PartialDeliveryError) as raised:
+        await wrong.deliver([alert_record(0)])
+    await wrong.close()
+    right = await open_sink(
+        smtp_server, tmp_path / "right", webhook.url, webhook_token="hook-secret-17"
+    )
+    await right.deliver([alert_record(0)])
+    await right.close()
+
+    [failure] = raised.value.failures
+    assert isinstance(failure, PermanentDeliveryError)
+    assert failure.status == 401
+    assert webhook.received == [alertmanager_payload(an_alert())]
 
 
 async def test_alerts_are_counted_by_kind_once_however_often_they_arrive(
