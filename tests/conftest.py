@@ -1,4 +1,4 @@
-"""Shared fixtures: one real Kafka for the session and a clean environment per test."""
+"""Shared fixtures: a real Kafka and a clean environment for each test."""
 
 import os
 import uuid
@@ -11,19 +11,20 @@ from streams.broker import EmbeddedBroker, free_port
 from streams.settings import Settings
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Kafka to test against: ``KAFKA_BOOTSTRAP_SERVERS`` or an embedded broker.
+@pytest.fixture
+def kafka_bootstrap(tmp_path: Path) -> Iterator[str]:
+    """The Kafka of one test: ``KAFKA_BOOTSTRAP_SERVERS`` or an embedded broker of its own.
 
-    The embedded broker gets a free ephemeral port, so it never meets a running
-    ``journeyhub up`` on 19092 or another test session.
+    A broker per test keeps tests apart: no test recovers another's tables, joins a
+    consumer group another left mid-rebalance, or reads another's dead letters. The
+    embedded broker starts in a fraction of a second, on a free ephemeral port, so it
+    never meets a running ``journeyhub up`` on 19092 or another test session.
     """
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         yield configured
         return
-    log_path = tmp_path_factory.mktemp("broker") / "broker.log"
-    with EmbeddedBroker(port=free_port(), log_path=log_path) as broker:
+    with EmbeddedBroker(port=free_port(), log_path=tmp_path / "logs" / "broker.log") as broker:
         yield broker.bootstrap_servers
 
 

@@ -37,7 +37,7 @@ def test_the_broker_answers_metadata_until_it_is_stopped(tmp_path: Path) -> None
     assert "listening on" in log_path.read_text()
 
 
-def test_the_session_broker_is_reachable(kafka_bootstrap: str) -> None:
+def test_the_test_broker_is_reachable(kafka_bootstrap: str) -> None:
     assert broker_is_reachable(kafka_bootstrap, timeout=5)
 
 
