@@ -33,7 +33,9 @@ def viewed(person: Person, category: str) -> dict[str, Any]:
     return shop(person, "view", "product_view", 5, product=product)
 
 
-def campaign(campaign_id: str, category: str) -> dict[str, Any]:
+def campaign(
+    campaign_id: str, category: str, template: str = "run_invitation", minutes: float = 60
+) -> dict[str, Any]:
     segment = {
         "interests_any": [category],
         "lead_status_any": [],
@@ -46,10 +48,10 @@ def campaign(campaign_id: str, category: str) -> dict[str, Any]:
         "campaign_id": campaign_id,
         "name": "Einladung zum Stadtlauf",
         "channel": "mail",
-        "template": "run_invitation",
+        "template": template,
         "segment": segment,
         "responsible": "marketing@example.de",
-        "requested_at": at(60),
+        "requested_at": at(minutes),
     }
 
 
@@ -97,3 +99,66 @@ def test_a_segment_campaign_mails_the_segment_and_sums_up_who_was_left_out(
         (runner_id, "run_invitation")
     ]
     assert sent[0]["subject"] == "Einladung zum Stadtlauf"
+
+
+def test_service_messages_reach_everyone_while_marketing_heeds_consent_and_the_cap(
+    test_env: dict[str, str],
+) -> None:
+    """Three campaigns to one segment: marketing, a service message, marketing again.
+
+    The packaged rules allow one marketing mail per person and 24 hours, and treat
+    ``order_confirmation`` as a service message: never capped, not subject to consent.
+    """
+    category = f"running_{uuid.uuid4().hex[:8]}"
+    invitation, service, reminder = (f"cmp-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    runner, refusing = Person(), Person()
+    with running_worker(test_env) as base:
+        produce(
+            test_env,
+            "shop.events",
+            checkout(runner, "checkout", 0),
+            checkout(refusing, "checkout", 0),
+            *(viewed(person, category) for person in (runner, refusing)),
+        )
+        produce(test_env, "consent.events", revoked(refusing, "marketing_email"))
+        eventually(base, by_email(runner), lambda body: category in body["interests"])
+        eventually(
+            base,
+            by_email(refusing),
+            lambda body: (
+                category in body["interests"] and body["consent"].get("marketing_email") is False
+            ),
+        )
+        ids = {http_get(base + by_email(p))[1]["customer_id"]: p for p in (runner, refusing)}
+
+        summaries = {}
+        for campaign_id, template, minutes in (
+            (invitation, "run_invitation", 60),
+            (service, "order_confirmation", 61),
+            (reminder, "run_invitation", 62),
+        ):
+            produce(
+                test_env, "campaign.requests", campaign(campaign_id, category, template, minutes)
+            )
+            summaries[campaign_id] = eventually(
+                base,
+                f"/campaigns/{campaign_id}",
+                lambda body: body["partitions_reported"] == body["partitions"],
+            )
+
+    outcomes = {
+        campaign_id: (summary["sent"], {r: n for r, n in summary["suppressed"].items() if n})
+        for campaign_id, summary in summaries.items()
+    }
+    assert outcomes == {
+        invitation: (1, {"no_consent": 1}),
+        service: (2, {}),
+        reminder: (0, {"no_consent": 1, "capped": 1}),
+    }
+    mails = [m["value"] for m in tail(test_env, "outbound.mail")]
+    received = sorted(
+        (ids[mail["customer_id"]] is runner, mail["variables"]["campaign_id"])
+        for mail in mails
+        if mail["variables"].get("campaign_id") in summaries
+    )
+    assert received == sorted([(True, invitation), (True, service), (False, service)])
