@@ -7,6 +7,7 @@ ground truth exactly: nothing lost, nothing counted twice.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -25,14 +26,15 @@ from tests.drills.drilltools import (
     worker,
     worker_url,
 )
-from tests.workertools import http_get, wait_for
+from tests.workertools import http_get
 
 pytestmark = pytest.mark.slow
 
 EVENTS = int(os.environ.get("JOURNEYHUB_DRILL_EVENTS", "2000"))
 KILLS = 5
 SEED = 2026
-SETTLE = 150.0
+STALL = 120.0
+"""Seconds the worker may go without bringing one more profile in line with the truth."""
 EVENTS_PER_CUSTOMER = 5.6
 """About how many events ``build_workload`` makes per customer."""
 
@@ -55,6 +57,20 @@ def mismatches(base: str, truth: GroundTruth) -> list[str]:
         if status != 200 or Decimal(body["actual_amount"]) != expected:
             found.append(f"{campaign_id}: {body if status == 200 else status}, truth {expected}")
     return found
+
+
+def settle_while_progressing(base: str, truth: GroundTruth) -> None:
+    """Wait until the worker agrees with the truth, as long as it keeps getting closer.
+
+    A large workload takes minutes to work off; what fails the drill is standing still.
+    """
+    fewest, progressed = math.inf, time.monotonic()
+    while found := mismatches(base, truth):
+        if len(found) < fewest:
+            fewest, progressed = len(found), time.monotonic()
+        elif time.monotonic() - progressed > STALL:
+            pytest.fail(f"{len(found)} mismatches for {STALL:.0f} s, e.g. {found[:5]}")
+        time.sleep(1.0)
 
 
 def test_five_kills_during_processing_lose_and_double_nothing(
@@ -81,13 +97,7 @@ def test_five_kills_during_processing_lose_and_double_nothing(
             process.start()
             wait_until_healthy(process, base)
         produce_workload(drill_settings, codec, slices[KILLS])
-        last: list[list[str]] = [[]]
-
-        def agrees() -> bool:
-            last[0] = mismatches(base, truth)
-            return not last[0]
-
-        wait_for(agrees, SETTLE, lambda: f"{len(last[0])} mismatches, e.g. {last[0][:5]}")
+        settle_while_progressing(base, truth)
         elapsed = time.monotonic() - started
         leads = read_topic(drill_settings, "crm.leads")
         assert process.running
@@ -101,9 +111,6 @@ def test_five_kills_during_processing_lose_and_double_nothing(
         f"{sum(truth.orders_by_email.values())} orders, budgets {truth.budget_actuals}"
     )
     assert len(kills) == KILLS
-    if not leads:
-        print("  leads not compared: crm.leads is empty, journey rules are not wired yet")
-        return
     codec = make_codec(None)
     lead_people = {codec.decode("crm.leads", message.value() or b"")["email"] for message in leads}
     print(f"  {len(lead_people)} people handed to sales, truth {len(truth.sales_leads())}")

@@ -55,6 +55,32 @@ def campaign(
     }
 
 
+def customers_interested_in(
+    env: dict[str, str],
+    base: str,
+    category: str,
+    checkouts: list[dict[str, Any]],
+    willing: list[Person],
+    refusing: Person,
+) -> None:
+    """Customers who viewed ``category``; ``refusing`` revoked marketing e-mail after it.
+
+    Returns once every profile shows the interest and the refusal.
+    """
+    viewers = [*willing, refusing]
+    produce(env, "shop.events", *checkouts, *(viewed(person, category) for person in viewers))
+    produce(env, "consent.events", revoked(refusing, "marketing_email"))
+    for person in willing:
+        eventually(base, by_email(person), lambda body: category in body["interests"])
+    eventually(
+        base,
+        by_email(refusing),
+        lambda body: (
+            category in body["interests"] and body["consent"].get("marketing_email") is False
+        ),
+    )
+
+
 def test_a_segment_campaign_mails_the_segment_and_sums_up_who_was_left_out(
     test_env: dict[str, str],
 ) -> None:
@@ -64,23 +90,14 @@ def test_a_segment_campaign_mails_the_segment_and_sums_up_who_was_left_out(
     elsewhere_checkout = checkout(elsewhere, "checkout", 0)
     elsewhere_checkout["customer"]["postal_code"] = "80331"
     with running_worker(test_env) as base:
-        produce(
+        checkouts = [checkout(runner, "checkout", 0), checkout(refusing, "checkout", 0)]
+        customers_interested_in(
             test_env,
-            "shop.events",
-            checkout(runner, "checkout", 0),
-            checkout(refusing, "checkout", 0),
-            elsewhere_checkout,
-            *(viewed(person, category) for person in (runner, refusing, elsewhere)),
-        )
-        produce(test_env, "consent.events", revoked(refusing, "marketing_email"))
-        for person in (runner, elsewhere):
-            eventually(base, by_email(person), lambda body: category in body["interests"])
-        eventually(
             base,
-            by_email(refusing),
-            lambda body: (
-                category in body["interests"] and body["consent"].get("marketing_email") is False
-            ),
+            category,
+            [*checkouts, elsewhere_checkout],
+            [runner, elsewhere],
+            refusing,
         )
         runner_id = http_get(base + by_email(runner))[1]["customer_id"]
 
@@ -113,22 +130,8 @@ def test_service_messages_reach_everyone_while_marketing_heeds_consent_and_the_c
     invitation, service, reminder = (f"cmp-{uuid.uuid4().hex[:8]}" for _ in range(3))
     runner, refusing = Person(), Person()
     with running_worker(test_env) as base:
-        produce(
-            test_env,
-            "shop.events",
-            checkout(runner, "checkout", 0),
-            checkout(refusing, "checkout", 0),
-            *(viewed(person, category) for person in (runner, refusing)),
-        )
-        produce(test_env, "consent.events", revoked(refusing, "marketing_email"))
-        eventually(base, by_email(runner), lambda body: category in body["interests"])
-        eventually(
-            base,
-            by_email(refusing),
-            lambda body: (
-                category in body["interests"] and body["consent"].get("marketing_email") is False
-            ),
-        )
+        checkouts = [checkout(runner, "checkout", 0), checkout(refusing, "checkout", 0)]
+        customers_interested_in(test_env, base, category, checkouts, [runner], refusing)
         ids = {http_get(base + by_email(p))[1]["customer_id"]: p for p in (runner, refusing)}
 
         summaries = {}
