@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+from connectors.contact_fingerprints import ContactFingerprints
 from connectors.crm_mapping import DEFAULT_MAPPING, FieldMapping
 from connectors.errors import (
+    ConnectorConfigError,
     DeliveryError,
     MappingError,
     PartialDeliveryError,
@@ -32,6 +35,7 @@ PROFILES_TOPIC: Final = "customer360.profiles"
 LEADS_TOPIC: Final = "crm.leads"
 DEFAULT_CRM_URL: Final = f"http://127.0.0.1:{DEFAULT_PORT}"
 _NOT_FOUND: Final = frozenset({404})
+FINGERPRINTS_NAME: Final = "crm-contacts.sqlite3"
 
 
 def is_customer(profile: Mapping[str, Any]) -> bool:
@@ -53,11 +57,13 @@ class PlannedCall:
         records: The records the step stands for.
         call: The request to send; None when the records need no call (e.g. a prospect).
         error: Why no call could be built; the records are then dead-lettered.
+        contact_id: The external id of the contact the call writes or deletes, if any.
     """
 
     records: tuple[SinkRecord, ...]
     call: HttpCall | None = None
     error: DeliveryError | None = None
+    contact_id: str | None = None
 
 
 def _by_key(batch: Sequence[SinkRecord]) -> dict[str | None, list[SinkRecord]]:
@@ -79,8 +85,10 @@ def contact_call(records: Sequence[SinkRecord], mapping: FieldMapping) -> Planne
         msg = f"cannot delete a contact for {last.position}: the tombstone has no key"
         return PlannedCall(tuple(records), error=PermanentDeliveryError(msg, records=records))
     if last.value is None:
-        path = f"/contacts/{quote(str(last.key), safe='')}"
-        return PlannedCall(tuple(records), HttpCall("DELETE", path, key, None, _NOT_FOUND))
+        contact_id = str(last.key)
+        path = f"/contacts/{quote(contact_id, safe='')}"
+        call = HttpCall("DELETE", path, key, None, _NOT_FOUND)
+        return PlannedCall(tuple(records), call, contact_id=contact_id)
     if not is_customer(last.value):
         return PlannedCall(tuple(records))
     try:
@@ -88,8 +96,9 @@ def contact_call(records: Sequence[SinkRecord], mapping: FieldMapping) -> Planne
     except (MappingError, SchemaError) as exc:
         msg = f"cannot build the contact of {last.position}: {exc}"
         return PlannedCall(tuple(records), error=PermanentDeliveryError(msg, records=records))
-    path = f"/contacts/{quote(str(last.value['customer_id']), safe='')}"
-    return PlannedCall(tuple(records), HttpCall("PUT", path, key, body))
+    contact_id = str(last.value["customer_id"])
+    path = f"/contacts/{quote(contact_id, safe='')}"
+    return PlannedCall(tuple(records), HttpCall("PUT", path, key, body), contact_id=contact_id)
 
 
 def lead_call(record: SinkRecord) -> PlannedCall:
@@ -141,7 +150,10 @@ class CrmSink(Sink):
     - `GET /leads` answers the list of leads.
 
     Answers 408, 429 and 5xx, timeouts and connection errors are retried (honouring
-    `Retry-After`); any other 4xx is final and dead-letters the record.
+    `Retry-After`); any other 4xx is final and dead-letters the record. A contact whose
+    mapped body is the one the CRM last confirmed is not sent again (see
+    `connectors.contact_fingerprints`); `fingerprints_path` keeps that knowledge across
+    restarts.
     """
 
     name = "crm"
@@ -154,18 +166,25 @@ class CrmSink(Sink):
         mapping: FieldMapping = DEFAULT_MAPPING,
         concurrency: int = 8,
         timeout: float = 10.0,
+        fingerprints_path: Path | None = None,
     ) -> None:
         self.mapping = mapping
         self._target = HttpTarget(base_url, token, timeout)
         self._slots = asyncio.Semaphore(concurrency)
+        self._fingerprints_path = fingerprints_path
+        self._fingerprints: ContactFingerprints | None = None
 
     async def open(self) -> None:
-        """Open the HTTP connection pool."""
+        """Open the HTTP connection pool and the contact fingerprints."""
+        self._fingerprints = ContactFingerprints(self._target.base_url, self._fingerprints_path)
         await self._target.open()
 
     async def close(self) -> None:
-        """Close the HTTP connection pool."""
+        """Close the HTTP connection pool and the contact fingerprints."""
         await self._target.close()
+        if self._fingerprints is not None:
+            self._fingerprints.close()
+            self._fingerprints = None
 
     async def deliver(self, batch: list[SinkRecord]) -> None:
         """Send the batch's calls, keys side by side, the calls of one key in order.
@@ -186,11 +205,12 @@ class CrmSink(Sink):
         for index, step in enumerate(steps):
             if step.error is not None:
                 failures.append(step.error)
-            if step.call is None:
+            if step.call is None or self._is_unchanged(step.contact_id, step.call):
                 continue
             try:
                 async with self._slots:
                     await self._target.send(step.call)
+                self._remember(step.contact_id, step.call)
             except RetriableDeliveryError as exc:
                 waiting = [record for later in steps[index:] for record in later.records]
                 failures.append(
@@ -205,6 +225,28 @@ class CrmSink(Sink):
                 )
         return failures
 
+    def _is_unchanged(self, contact_id: str | None, call: HttpCall) -> bool:
+        fingerprints = self._require_open()
+        return (
+            contact_id is not None
+            and call.body is not None
+            and fingerprints.unchanged(contact_id, call.body)
+        )
+
+    def _remember(self, contact_id: str | None, call: HttpCall) -> None:
+        if contact_id is None:
+            return
+        if call.body is None:
+            self._require_open().forget(contact_id)
+        else:
+            self._require_open().confirmed(contact_id, call.body)
+
+    def _require_open(self) -> ContactFingerprints:
+        if self._fingerprints is None:
+            msg = "the CRM sink is not open; call open() first"
+            raise ConnectorConfigError(msg)
+        return self._fingerprints
+
 
 def run_crm_connector(
     settings: Settings,
@@ -215,13 +257,18 @@ def run_crm_connector(
     """Run the CRM connector in the foreground until SIGINT or SIGTERM (`journeyhub connect crm`).
 
     Args:
-        settings: `CRM_URL` (default: the sandbox CRM on port 8099), `CRM_TOKEN` and the
-            Kafka settings are used.
+        settings: `CRM_URL` (default: the sandbox CRM on port 8099), `CRM_TOKEN`, the data
+            directory of the contact fingerprints and the Kafka settings are used.
         mapping: The contact field mapping (see `connectors.crm_mapping.load_mapping`).
         metrics_port: Serve `/metrics` on this port (on `JOURNEYHUB_WEB_HOST`) when set;
             default `JOURNEYHUB_METRICS_PORT`.
     """
     token = revealed(settings.crm_token)
-    sink = CrmSink(settings.crm_url or DEFAULT_CRM_URL, token, mapping)
+    sink = CrmSink(
+        settings.crm_url or DEFAULT_CRM_URL,
+        token,
+        mapping,
+        fingerprints_path=settings.data_dir / FINGERPRINTS_NAME,
+    )
     options = process_options(settings, metrics_port)
     asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))
