@@ -246,6 +246,7 @@ class IdentityResolver:
         app = self._app = worker.app
         self._codec = worker.codec
         self._metrics = worker.metrics
+        self._processing = worker.metrics.processing_seconds.labels(agent="identity-resolver")
         self._inbox = internal_topic(app, IDENTITY_EVENTS, partitions=1)
         self._profiles = internal_topic(app, PROFILE_EVENTS)
         self._tracking = internal_topic(app, TRACKING_EVENTS)
@@ -260,7 +261,7 @@ class IdentityResolver:
         @app.agent(self._inbox, name="identity-resolver")
         async def resolver(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
-                with self._metrics.processing_seconds.labels(agent="identity-resolver").time():
+                with self._processing.time():
                     await self._process(event)
 
     async def forward(self, record: SourceRecord) -> None:

@@ -61,6 +61,7 @@ class ProfileAgent:
         app = self._app = worker.app
         self._codec = worker.codec
         self._metrics = worker.metrics
+        self._processing = worker.metrics.processing_seconds.labels(agent="profiles")
         self._rules = rules
         self._inbox = internal_topic(app, PROFILE_EVENTS)
         self._output = app.topic(PROFILES_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -91,7 +92,7 @@ class ProfileAgent:
         if forwarded is None:
             return value
         customer_id = str(event.key)
-        with self._metrics.processing_seconds.labels(agent="profiles").time():
+        with self._processing.time():
             try:
                 if forwarded.command == MERGE:
                     await self._absorb(customer_id, forwarded)

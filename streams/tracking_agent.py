@@ -32,12 +32,13 @@ class TrackingAgent:
         app = self._app = worker.app
         self._codec = worker.codec
         self._metrics = worker.metrics
+        self._processing = worker.metrics.processing_seconds.labels(agent="tracking")
         self.tracks = app.Table(CHIPS_TABLE, key_type=str)
 
         @app.agent(internal_topic(app, TRACKING_EVENTS), name="tracking")
         async def tracking(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
-                with self._metrics.processing_seconds.labels(agent="tracking").time():
+                with self._processing.time():
                     await self._process(event)
 
     async def _process(self, event: faust.EventT) -> None:
