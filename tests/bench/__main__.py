@@ -25,6 +25,7 @@ from tests.bench.preload import build_mix, topic_shares
 from tests.bench.processes import Profiler
 from tests.bench.raw_passthrough import run_raw_passthrough
 from tests.bench.report import BenchResult, render_table, summary_line
+from tests.bench.state_size import profile_state
 
 _T = TypeVar("_T")
 PIPELINE_TIMEOUT = 120.0
@@ -110,6 +111,9 @@ def main() -> None:
                 lambda: run_pipeline(cluster, pipeline_mix, 1, log_dir, PIPELINE_TIMEOUT, profiler),
             )  # fmt: skip
             if result.one_worker is not None:
+                result.profile_state = attempt(
+                    result, "profile state", lambda: profile_state(cluster)
+                )
                 result.connector = attempt(
                     result, "CRM connector",
                     lambda: run_crm_connector(cluster, log_dir, CONNECTOR_TIMEOUT),

@@ -17,6 +17,7 @@ from tests.bench.connector import ConnectorRun
 from tests.bench.latency import LatencyRun
 from tests.bench.measure import Throughput
 from tests.bench.pipeline import PipelineRun
+from tests.bench.state_size import StateSize
 
 
 @dataclass
@@ -31,6 +32,7 @@ class BenchResult:
     two_workers: PipelineRun | None = None
     latency: LatencyRun | None = None
     connector: ConnectorRun | None = None
+    profile_state: StateSize | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -99,6 +101,15 @@ def render_table(result: BenchResult, console: Console) -> None:
             f"{latency.achieved_eps:,.0f}",
             f"p50 {_ms(latency.percentile(0.5))}, p99 {_ms(latency.percentile(0.99))}, "
             f"missing {latency.missing}",
+        )
+    state = result.profile_state
+    if state is not None:
+        table.add_row(
+            "(c) profile state per customer",
+            f"{state.keys:,} profiles",
+            "",
+            "",
+            f"mean {state.mean_bytes:,.0f} bytes, largest {state.max_bytes:,} bytes",
         )
     crm = result.connector
     table.add_row(
