@@ -123,8 +123,16 @@ class Journey:
     async def _send(
         self, topic: faust.TopicT, name: str, key: str, record: Mapping[str, Any]
     ) -> None:
+        """Send a lead or job and wait until the broker has it.
+
+        The profile that remembers the hand-over or the contact is written to its table
+        only after this returns. Were the table's changelog record to reach the broker
+        first, a crash in between would lose the lead or job for good: the replayed event
+        finds it done and sends nothing.
+        """
         value = self._codec.encode(name, dict(record))
-        await topic.send(key=key.encode("utf-8"), value=value)
+        delivery = await topic.send(key=key.encode("utf-8"), value=value)
+        await delivery
         self._metrics.events_out.labels(topic=name).inc()
 
 
