@@ -40,12 +40,20 @@ def running_worker(env: dict[str, str], log_name: str = "worker.log") -> Iterato
         )
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], grace: float = 20.0, how: signal.Signals = signal.SIGTERM
+) -> None:
+    """Send ``how`` to a running process; SIGKILL it when it has not ended within ``grace`` s."""
+    if process.poll() is None:
+        process.send_signal(how)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_for(

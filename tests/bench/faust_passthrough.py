@@ -24,6 +24,7 @@ from streams.settings import EMBEDDED_SESSION_TIMEOUT
 from tests.bench.cluster import Cluster
 from tests.bench.measure import Throughput, throughput, watch
 from tests.bench.tally import TopicTally
+from tests.workertools import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTAKE_BATCH = 1000
@@ -104,12 +105,7 @@ def run_faust_passthrough(
         try:
             series = watch(tally.count, count, timeout, "Faust passthrough")
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
     done = series.reached_at(count)
     return throughput(series, done if done is not None else series.samples[-1][0])
 

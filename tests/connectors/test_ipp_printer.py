@@ -21,6 +21,7 @@ from connectors.device_steps import DeviceError, PrintJob, StepContext
 from connectors.ipp_printer import IppPrinter, ipp_status_error, printer_device_id
 from connectors.letter_pdf import Letter, render_letter
 from streams.broker import free_port
+from tests.workertools import stop_process
 
 IPPEVEPRINTER = shutil.which("ippeveprinter") or "/usr/sbin/ippeveprinter"
 DBUS_DAEMON = shutil.which("dbus-daemon")
@@ -54,15 +55,6 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float =
     raise RuntimeError(msg)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture
 def ipp_printer(tmp_path: Path) -> Iterator[IppTestPrinter]:
     bus = tmp_path / "bus"
@@ -93,9 +85,9 @@ def ipp_printer(tmp_path: Path) -> Iterator[IppTestPrinter]:
             _wait_for_port(port, printer)
             yield IppTestPrinter(f"ipp://127.0.0.1:{port}/ipp/print", spool)
         finally:
-            _stop(printer)
+            stop_process(printer, grace=5)
     finally:
-        _stop(dbus)
+        stop_process(dbus, grace=5)
         log.close()
 
 

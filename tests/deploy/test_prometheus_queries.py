@@ -44,7 +44,7 @@ from tests.deploy.monitoring import (
     signal,
     variable_queries,
 )
-from tests.workertools import http_get, running_worker, wait_for
+from tests.workertools import http_get, running_worker, stop_process, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -101,12 +101,7 @@ def running(command: list[str], env: dict[str, str], ready_url: str, log: Path) 
         )
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def journeyhub(*args: str) -> list[str]:

@@ -17,7 +17,7 @@ from schemas.codec import Codec
 from streams.kafka import consumer_config, end_offsets, message_headers, producer_config
 from streams.settings import Settings
 from streams.workload import WorkloadEvent
-from tests.workertools import http_get, wait_for
+from tests.workertools import http_get, stop_process, wait_for
 
 READY_TIMEOUT = 120.0
 
@@ -71,13 +71,7 @@ class Component:
     def _end(self, how: signal.Signals) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(how)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, how=how)
         self.exits.append(self.process.returncode)
         self.process = None
 
