@@ -301,9 +301,9 @@ class IdentityResolver:
             event_id=event_id,
             occurred_at=event_time(forwarded.topic, value),
         )
-        self.graph.apply(resolution)
-        self._count(resolution, event_id)
         customer_id = resolution.customer_id
+        # Outputs first, then the graph: the producer keeps send order (streams.app), so a
+        # crash in between replays the event, whose merges a graph already written would hide.
         for merge in resolution.merges:
             command = {COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor}
             await forwarded.send(self._profiles, merge.absorbed, headers=command)
@@ -312,6 +312,8 @@ class IdentityResolver:
         if forwarded.topic == "rfid.production":
             resolved = {CUSTOMER_HEADER: customer_id}
             await forwarded.send(self._tracking, value["chip_id"], headers=resolved)
+        self.graph.apply(resolution)
+        self._count(resolution, event_id)
 
     def _objections(self, resolution: Resolution) -> dict[str, str] | None:
         """The objections a new person's identifiers carry from before an erasure, as a header."""

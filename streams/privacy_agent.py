@@ -56,12 +56,13 @@ class PrivacyDesk:
             await self._responses.send(access_response(profiles, request, now))
             return
         erasure = erase(profiles, request, now)
+        # The resolver removes the links, then confirms. Both outputs go before the profile is
+        # deleted: a crash in between replays the request with the profile still there.
+        command = {COMMAND_HEADER: ERASE_LINKS}
+        await forwarded.send(self._resolver, customer_id, value=erasure.to_json(), headers=command)
         if stored is not None:
             await self._output.send(key=customer_id.encode("utf-8"), value=None)
             self._metrics.events_out.labels(topic=self._output.get_topic_name()).inc()
             del self._profiles[customer_id]
             self._metrics.profiles.dec()
             log.info("profile_erased", customer_id=customer_id, request_id=request["request_id"])
-        # The resolver removes the links, then confirms: the answer comes when all is gone.
-        command = {COMMAND_HEADER: ERASE_LINKS}
-        await forwarded.send(self._resolver, customer_id, value=erasure.to_json(), headers=command)

@@ -36,7 +36,7 @@ def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format)
     require_broker(settings)
     ensure_topics(settings, CATALOG.values())
-    worker = create_worker(settings, one_record_batches=is_embedded_broker(settings))
+    worker = create_worker(settings, embedded_broker=is_embedded_broker(settings))
     faust.Worker(
         worker.app,
         loglevel=FAUST_LOG_LEVELS.get(settings.log_level.upper(), "warn"),

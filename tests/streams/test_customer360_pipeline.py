@@ -398,16 +398,9 @@ def test_bad_events_are_dead_lettered_unchanged_and_the_stream_goes_on(
     assert undecodable["headers"]["error.class"].startswith("schemas.errors.")
 
 
-ONE_RECORD_BATCHES = {"PRODUCER_MAX_BATCH_SIZE": "1"}
-"""Faust's producer setting that makes every batch one record long, for tests that recover.
-
-The embedded broker reports a partition's end as the first offset of its last batch + 1.
-Faust's recovery stops there and loses the rest of a longer last batch of a changelog (and a
-RocksDB offset beyond it fails Faust's consistency check). Real Kafka needs no such setting.
-"""
 STORES = {
-    "memory": {"JOURNEYHUB_STATE": "memory", **ONE_RECORD_BATCHES},
-    "rocksdb": {"JOURNEYHUB_STATE": "rocksdb", **ONE_RECORD_BATCHES},
+    "memory": {"JOURNEYHUB_STATE": "memory"},
+    "rocksdb": {"JOURNEYHUB_STATE": "rocksdb"},
 }
 
 

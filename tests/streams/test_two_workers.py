@@ -15,7 +15,6 @@ from streams.broker import free_port
 from streams.customer_api import ANSWERED_BY_HEADER
 from streams.identity import derive_customer_id
 from tests.streams.test_customer360_pipeline import (
-    ONE_RECORD_BATCHES,
     PROCESSED_WITHIN,
     Person,
     by_phone,
@@ -55,7 +54,6 @@ def worker_env(test_env: dict[str, str], data_dir: Path) -> dict[str, str]:
         **test_env,
         "JOURNEYHUB_DATA_DIR": str(data_dir),
         "JOURNEYHUB_WEB_PORT": str(free_port()),
-        **ONE_RECORD_BATCHES,
     }
 
 
