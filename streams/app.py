@@ -15,7 +15,7 @@ from schemas.catalog import CATALOG
 from schemas.codec import make_codec
 from streams import budget_agent, customer_api, identity_agent, profile_agent, tracking_agent
 from streams.context import Registrar, WorkerContext
-from streams.embedded_consumer import use_embedded_consumer
+from streams.embedded_transport import use_embedded_transport
 from streams.intake import Intake
 from streams.kafka import faust_broker_options
 from streams.metrics import WorkerMetrics
@@ -36,15 +36,6 @@ DOMAINS: tuple[Registrar, ...] = (
 """Every domain of the worker, in the order they are registered."""
 
 
-PRODUCER_LINGER = 0.01
-"""Seconds a produced record may wait for others to share its request.
-
-Every event makes several records (forwards, changelog entries, outputs). Sent without a wait,
-each goes out in a request of its own as soon as the last one is answered, and writing the
-requests costs more than the records in them; 10 ms per hop is small next to the fetch wait.
-"""
-
-
 def _faust_options(settings: Settings) -> dict[str, Any]:
     store = "rocksdb://" if settings.state_store == "rocksdb" else "memory://"
     return {
@@ -57,7 +48,6 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "web_application_options": {"middlewares": [token_middleware(settings.api_token)]},
         "topic_partitions": max(spec.partitions for spec in CATALOG.values()),
         "consumer_auto_offset_reset": "earliest",
-        "producer_linger": PRODUCER_LINGER,
         "autodiscover": False,
     }
 
@@ -65,13 +55,13 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
 def create_worker(settings: Settings, *, embedded_broker: bool = False) -> WorkerContext:
     """Build the Faust app with its intake agent and HTTP views, not yet started.
 
-    ``embedded_broker`` adapts the consumer to the embedded broker, which lists a partition's
-    end short of its last record: table recovery learns the true ends by fetching
-    (:mod:`streams.embedded_consumer`), so the producer may send batches of many records.
+    ``embedded_broker`` adapts the transport to the embedded broker, which lists a partition's
+    end short of its last record: table recovery learns the true ends by fetching, so the
+    producer may send batches of many records, in send order (:mod:`streams.embedded_transport`).
     """
     app = faust.App(APP_ID, **_faust_options(settings))
     if embedded_broker:
-        use_embedded_consumer(app)
+        use_embedded_transport(app)
     metrics = WorkerMetrics()
     codec = make_codec(settings.schema_registry_url)
     worker = WorkerContext(app, settings, codec, metrics, Intake(app, codec, metrics))

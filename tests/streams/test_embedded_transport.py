@@ -6,7 +6,7 @@ import aiokafka
 from confluent_kafka import Producer
 from faust.types import TP
 
-from streams.embedded_consumer import FETCH_WAIT_MS, fetched_ends
+from streams.embedded_transport import FETCH_WAIT_MS, fetched_ends
 from streams.kafka import ensure_topics, producer_config
 from streams.settings import Settings
 from tests.streams.test_kafka import Topic

@@ -1,0 +1,57 @@
+"""A batching producer whose records reach a single broker in the order they were sent.
+
+The agents send an event's outputs before they write the state that remembers them (a table
+write goes to its changelog topic), so a crash in between replays the event instead of
+forgetting its outputs. That holds only if the outputs reach the broker first, across
+partitions. aiokafka keeps one request in flight per broker and sends every ready batch in
+the next one, but a linger makes batches ready one by one: a young batch of an output may
+wait while an older batch of a changelog, which took a later record, already goes.
+
+Here a batch that is ready makes every batch ready, so each request carries everything the
+producer holds: on one broker (the embedded one) what arrives is always a prefix of what was
+sent. Records still share requests, and the linger still gathers them. On a cluster of
+several brokers each has its own requests; outputs that must come first are acknowledged
+before the state is written (see :mod:`streams.journey_agent`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import aiokafka
+from aiokafka.producer.message_accumulator import MessageAccumulator
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+
+class InOrderAccumulator(MessageAccumulator):
+    """aiokafka's accumulator, draining all batches as soon as any one is ready."""
+
+    def drain_by_nodes(
+        self, ignore_nodes: Collection[int], muted_partitions: Collection[Any] = frozenset()
+    ) -> Any:
+        """Release every batch from its linger when one is ready, then drain as aiokafka does."""
+        queues = self._batches.values()
+        if any(queue and queue[0].remaining_linger() is None for queue in queues):
+            for queue in queues:
+                for batch in queue:
+                    batch._linger_time = 0.0  # noqa: SLF001 - no public way to end a linger
+        return super().drain_by_nodes(ignore_nodes, muted_partitions)
+
+
+class InOrderAIOKafkaProducer(aiokafka.AIOKafkaProducer):
+    """aiokafka's producer with :class:`InOrderAccumulator`."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # aiokafka builds its accumulator in here and hands it to its sender at once; the
+        # subclass adds behaviour and no state, so the built one takes it on in place.
+        self._message_accumulator.__class__ = InOrderAccumulator
+
+
+class InOrderProducer(faust_aiokafka.Producer):
+    """Faust's aiokafka producer built on :class:`InOrderAIOKafkaProducer`."""
+
+    @property
+    def _producer_type(self) -> type[aiokafka.AIOKafkaProducer]:
+        return InOrderAIOKafkaProducer

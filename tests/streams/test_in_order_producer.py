@@ -1,0 +1,70 @@
+"""The in-order producer: a ready batch takes every other batch along, so send order holds."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.producer.message_accumulator import MessageAccumulator
+from aiokafka.structs import TopicPartition
+
+from streams.in_order_producer import InOrderAccumulator
+
+LINGER_MS = 50
+STATE = TopicPartition("journeyhub-customer-profiles-changelog", 0)
+OUTPUT = TopicPartition("crm.leads", 3)
+BROKER = 0
+
+
+class OneBroker:
+    """Cluster metadata of a single broker leading every partition (the embedded broker)."""
+
+    def leader_for_partition(self, _tp: TopicPartition) -> int:
+        return BROKER
+
+
+async def fill_output_then_state(accumulator: MessageAccumulator) -> None:
+    """An older batch of state, then an event's output and the state that remembers it.
+
+    After this the state batch's linger is over and the output batch's is not.
+    """
+    await accumulator.add_message(STATE, b"a", b"state of an earlier event", timeout=1)
+    await asyncio.sleep(LINGER_MS / 1000 * 0.6)
+    await accumulator.add_message(OUTPUT, b"b", b"the output of an event", timeout=1)
+    await accumulator.add_message(STATE, b"b", b"the state that remembers it", timeout=1)
+    await asyncio.sleep(LINGER_MS / 1000 * 0.6)
+
+
+def drained(accumulator: MessageAccumulator, in_flight: set[int]) -> set[TopicPartition]:
+    nodes, _ = accumulator.drain_by_nodes(ignore_nodes=in_flight)
+    return {tp for batches in nodes.values() for tp in batches}
+
+
+async def test_a_ready_batch_takes_the_younger_batches_along() -> None:
+    accumulator = InOrderAccumulator(OneBroker(), 16_384, 0, 30.0, linger_ms=LINGER_MS)
+    await fill_output_then_state(accumulator)
+
+    assert drained(accumulator, set()) == {STATE, OUTPUT}
+
+
+async def test_aiokafka_alone_would_send_the_state_before_the_output() -> None:
+    accumulator = MessageAccumulator(OneBroker(), 16_384, 0, 30.0, linger_ms=LINGER_MS)
+    await fill_output_then_state(accumulator)
+
+    assert drained(accumulator, set()) == {STATE}
+
+
+async def test_records_linger_while_no_batch_is_ready() -> None:
+    accumulator = InOrderAccumulator(OneBroker(), 16_384, 0, 30.0, linger_ms=LINGER_MS)
+    await accumulator.add_message(OUTPUT, b"b", b"the output of an event", timeout=1)
+
+    assert drained(accumulator, set()) == set()
+    await asyncio.sleep(LINGER_MS / 1000 * 1.2)
+    assert drained(accumulator, set()) == {OUTPUT}
+
+
+async def test_nothing_leaves_while_the_broker_has_a_request_in_flight() -> None:
+    accumulator = InOrderAccumulator(OneBroker(), 16_384, 0, 30.0, linger_ms=LINGER_MS)
+    await fill_output_then_state(accumulator)
+
+    assert drained(accumulator, {BROKER}) == set()
+    assert drained(accumulator, set()) == {STATE, OUTPUT}
