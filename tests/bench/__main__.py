@@ -19,7 +19,7 @@ from streams.settings import Settings
 from tests.bench.cluster import create_topics, fresh_cluster, send_all
 from tests.bench.connector import run_crm_connector
 from tests.bench.faust_passthrough import run_faust_passthrough
-from tests.bench.latency import run_latency
+from tests.bench.latency import run_latency, sustainable_rate
 from tests.bench.pipeline import run_pipeline
 from tests.bench.preload import build_mix, topic_shares
 from tests.bench.processes import Profiler
@@ -132,6 +132,17 @@ def main() -> None:
                     cluster, mix, codec, args.rate, args.latency_seconds, log_dir
                 ),
             )  # fmt: skip
+
+    sustained = sustainable_rate(result.pipeline_eps)
+    if sustained:
+        with console.status(f"(c) latency at {sustained:,} events/s, half one worker's rate"):
+            with fresh_cluster(log_dir) as cluster:
+                result.sustained_latency = attempt(
+                    result, "latency at a sustained load",
+                    lambda: run_latency(
+                        cluster, mix, codec, sustained, args.latency_seconds, log_dir
+                    ),
+                )  # fmt: skip
 
     if profiler is not None:
         result.notes.append(f"worker flame graph: {profiler.output}")

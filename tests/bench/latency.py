@@ -73,6 +73,15 @@ class LatencyRun:
         return statistics.fmean(self.latencies_ms) if self.latencies_ms else None
 
 
+def sustainable_rate(pipeline_eps: float) -> int:
+    """Half the rate one worker reached, in steps of 50: a load it keeps up with.
+
+    The latency at the fixed offered load is unbounded when that load exceeds what a worker
+    processes; this second figure shows the latency of the pipeline itself. 0 without a rate.
+    """
+    return int(pipeline_eps / 2 / 50) * 50
+
+
 def probe_record(session_id: str, at: datetime) -> dict[str, Any]:
     """A product view of a session no one has seen: it creates a profile of its own."""
     value = WorkloadBuilder(seed=0).shop_event("product_view", session_id, at, product=PRODUCTS[0])

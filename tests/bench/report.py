@@ -31,6 +31,7 @@ class BenchResult:
     one_worker: PipelineRun | None = None
     two_workers: PipelineRun | None = None
     latency: LatencyRun | None = None
+    sustained_latency: LatencyRun | None = None
     connector: ConnectorRun | None = None
     profile_state: StateSize | None = None
     notes: list[str] = field(default_factory=list)
@@ -77,6 +78,17 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} ms"
 
 
+def _latency_row(latency: LatencyRun) -> list[str]:
+    return [
+        f"(c) latency at {latency.offered_eps:,} events/s",
+        f"{latency.probes:,} probes",
+        "",
+        f"{latency.achieved_eps:,.0f}",
+        f"p50 {_ms(latency.percentile(0.5))}, p99 {_ms(latency.percentile(0.99))}, "
+        f"missing {latency.missing}",
+    ]
+
+
 def render_table(result: BenchResult, console: Console) -> None:
     """Print one row per scenario and the notes below."""
     table = Table(title=f"journeyhub bench ({result.events:,} events of the realistic mix)")
@@ -92,16 +104,9 @@ def render_table(result: BenchResult, console: Console) -> None:
     table.add_row(
         *_pipeline_row("(d) journeyhub pipeline, 2 workers", two, f"x{result.scale2:.2f}, ")
     )
-    latency = result.latency
-    if latency is not None:
-        table.add_row(
-            f"(c) latency at {latency.offered_eps:,} events/s",
-            f"{latency.probes:,} probes",
-            "",
-            f"{latency.achieved_eps:,.0f}",
-            f"p50 {_ms(latency.percentile(0.5))}, p99 {_ms(latency.percentile(0.99))}, "
-            f"missing {latency.missing}",
-        )
+    for latency in (result.latency, result.sustained_latency):
+        if latency is not None:
+            table.add_row(*_latency_row(latency))
     state = result.profile_state
     if state is not None:
         table.add_row(

@@ -1,6 +1,6 @@
 import math
 
-from tests.bench.latency import LatencyRun
+from tests.bench.latency import LatencyRun, sustainable_rate
 from tests.bench.measure import Series, Throughput, throughput
 from tests.bench.pipeline import PipelineRun
 from tests.bench.report import BenchResult, summary_line
@@ -67,3 +67,9 @@ def test_failed_scenarios_leave_zeros_and_an_infinite_p99() -> None:
         "bench: pipeline_eps=0 faust_baseline_eps=0 raw_eps=0 "
         "ratio_vs_faust=0.00 ratio_vs_raw=0.00 p99_ms=inf scale2=0.00"
     )
+
+
+def test_the_sustained_load_is_half_a_workers_rate_in_steps_of_fifty() -> None:
+    assert sustainable_rate(311.0) == 150
+    assert sustainable_rate(99.0) == 0
+    assert sustainable_rate(0.0) == 0
