@@ -2,9 +2,8 @@
 
 Stock Faust hands each fetched record to the streams inside its own ``wait_first`` race
 against a rebalance, four asyncio tasks per record, which caps a worker at a few thousand
-records a second; here a whole fetched batch runs that race once. And Faust waits up to
-1.5 s in every fetch, which a broker that answers only when the wait is over (the embedded
-one) turns into 1.5 s per hop between two agents; here the wait is short.
+records a second; here a whole fetched batch runs that race once. Fetching, with short
+waits, is the embedded broker's transport's (:mod:`streams.embedded_transport`).
 
 The worker does not use it yet: only the benchmark does (`make bench`), because a crash
 drill run with it lost events; it is enabled once that drill passes with it.
@@ -18,37 +17,23 @@ from typing import Any
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
+
+from streams.embedded_transport import EmbeddedConsumer, EmbeddedTransport
 
 YIELD_EVERY = 100
 """Records handed over before the loop lets other tasks run, as Faust does."""
-FETCH_WAIT_MS = 50
-"""Longest wait of a fetch for new records; Apache Kafka answers as soon as records arrive."""
 STREAM_BUFFER = 32_768
 """Records an agent's stream may hold; Faust's 4,096 pauses fetching after every big fetch."""
 
 
-class LeanConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Faust's consumer thread, with fetches that wait at most :data:`FETCH_WAIT_MS`."""
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        # aiokafka reads the option only when the consumer starts, which comes later.
-        consumer._fetch_max_wait_ms = FETCH_WAIT_MS  # noqa: SLF001 - no public setter
-        return consumer
-
-
-class LeanConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, handing a fetched batch over to the streams in one task.
+class LeanConsumer(EmbeddedConsumer):
+    """The embedded broker's consumer, handing a fetched batch over to the streams in one task.
 
     Everything else is Faust's: fetching, flow control, offsets, gaps, acks and commits. A
     rebalance that stops the flow cancels the rest of the batch, as it cancels the record
     in flight in stock Faust; the fetcher then drops what it had prefetched.
     """
-
-    def _new_consumer_thread(self) -> LeanConsumerThread:
-        return LeanConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:
         """Fetch batches and deliver each to the streams until the consumer stops."""
@@ -90,8 +75,8 @@ class LeanConsumer(faust_aiokafka.Consumer):
             read_offsets[tp] = offset
 
 
-class LeanTransport(faust_aiokafka.Transport):
-    """Faust's ``kafka://`` transport with :class:`LeanConsumer`."""
+class LeanTransport(EmbeddedTransport):
+    """The embedded broker's transport with :class:`LeanConsumer`."""
 
     Consumer = LeanConsumer
 
@@ -99,10 +84,8 @@ class LeanTransport(faust_aiokafka.Transport):
 def use_lean_consume_path(app: faust.App) -> None:
     """Make the app consume through :class:`LeanConsumer` into larger stream buffers.
 
-    The producer keeps Faust's settings: larger produce batches would be faster, but the
-    embedded broker lists a changelog's end short of its last batch, so table recovery
-    there would lose more. Call it right after creating the app, before any topic or agent
-    is declared.
+    The producer keeps Faust's linger. Call it right after creating the app, before any
+    topic or agent is declared.
     """
     app.conf.stream_buffer_maxsize = STREAM_BUFFER
     app.transport = LeanTransport(app.conf.broker_consumer, app)

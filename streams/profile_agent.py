@@ -42,7 +42,10 @@ MERGED_TABLE = "customer-merged"
 MERGE_IN = "merge-in"
 """Command keyed by the survivor; its value is the absorbed profile as JSON."""
 BATCH_SIZE = 500
+"""Most events applied before the profiles they changed are emitted."""
 BATCH_SECONDS = 0.2
+"""Longest wait for more events before emitting: what a burst may coalesce, and what every
+profile emission waits at most (part of the end-to-end latency)."""
 NOT_REPLAYABLE = frozenset({MERGE_IN, SWEEP})
 """Commands whose value is not a source event's bytes: a failure is counted, not dead-lettered."""
 
