@@ -39,7 +39,7 @@ PRODUCER_LINGER = 0.01
 
 Every event makes several records (forwards, changelog entries, outputs); writing a request
 per record costs the broker and the worker more than the records in it. 10 ms per hop is
-small next to a fetch's wait.
+small next to a fetch's wait (:data:`FETCH_WAIT_MS`).
 """
 
 

@@ -302,8 +302,9 @@ class IdentityResolver:
             occurred_at=event_time(forwarded.topic, value),
         )
         customer_id = resolution.customer_id
-        # Outputs first, then the graph: the producer keeps send order (streams.app), so a
-        # crash in between replays the event, whose merges a graph already written would hide.
+        # Outputs first, then the graph, and they reach the broker in that order
+        # (streams.in_order_producer): a crash in between replays the event, whose merges a
+        # graph already written would hide.
         for merge in resolution.merges:
             command = {COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor}
             await forwarded.send(self._profiles, merge.absorbed, headers=command)
