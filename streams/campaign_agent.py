@@ -7,6 +7,7 @@ summary goes to one table keyed by campaign id, where ``GET /campaigns/{id}`` ad
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -120,9 +121,12 @@ class CampaignDesk:
         ]
         jobs, summary = run_campaign(request, local, self._journey.rules, now)
         by_id = {profile.customer_id: profile for profile in local}
+        deliveries = [await self._journey.publish(by_id[job.customer_id], job, now) for job in jobs]
+        # One wait for the whole part: every job is with the broker before any profile that
+        # remembers it is written.
+        await asyncio.gather(*deliveries)
         for job in jobs:
             profile = by_id[job.customer_id]
-            await self._journey.publish(profile, job, now)
             self._profiles[profile.customer_id] = profile.to_dict()
         for reason, count in summary.suppressed.items():
             self._journey.suppressed(reason.value, count)

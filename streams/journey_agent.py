@@ -7,13 +7,13 @@ pass the contact rules here; what is sent goes to ``outbound.*``, what is not is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import structlog
-from faust.types import TableT
+from faust.types import RecordMetadata, TableT
 
 from streams.contact import Channel, Job, decide, outbound_record, record_contact
 from streams.context import WorkerContext
@@ -24,6 +24,9 @@ from streams.scoring import hand_over_if_due, lead_record, score_event
 from streams.triggers import due_interest_triggers, observe_event
 
 log = structlog.get_logger(__name__)
+
+Acknowledgement = Awaitable[RecordMetadata]
+"""Resolves once the broker has a sent record."""
 
 LEADS_TOPIC = "crm.leads"
 SWEEP = "sweep"
@@ -87,7 +90,9 @@ class Journey:
             await self._hand_over(profile)
 
     async def _hand_over(self, profile: Profile) -> None:
-        await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead_record(profile))
+        lead = lead_record(profile)
+        delivery = await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead)
+        await delivery
         self._metrics.journey_leads.inc()
         log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
 
@@ -103,17 +108,23 @@ class Journey:
             decision = decide(profile, job, self.rules, now)
             if decision.send:
                 record_contact(profile, job, self.rules, now)
-                await self.publish(profile, job, now)
+                delivery = await self.publish(profile, job, now)
+                await delivery
             elif decision.reason is not None:
                 self.suppressed(decision.reason.value)
 
-    async def publish(self, profile: Profile, job: Job, now: datetime) -> None:
-        """Publish a job the contact rules let through, already in the contact history."""
+    async def publish(self, profile: Profile, job: Job, now: datetime) -> Acknowledgement:
+        """Publish a job the contact rules let through, already in the contact history.
+
+        Returns:
+            The broker's acknowledgement, to wait for before the profile is written.
+        """
         record = outbound_record(profile, job, now)
         topic = job.channel.topic
-        await self._send(self._outbound[job.channel], topic, job.job_id, record)
+        delivery = await self._send(self._outbound[job.channel], topic, job.job_id, record)
         self._metrics.journey_jobs.labels(template=job.template, channel=job.channel.value).inc()
         log.info("job_published", job_id=job.job_id, customer_id=job.customer_id, topic=topic)
+        return delivery
 
     def suppressed(self, reason: str, count: int = 1) -> None:
         """Count jobs the contact rules did not send, by reason."""
@@ -122,18 +133,18 @@ class Journey:
 
     async def _send(
         self, topic: faust.TopicT, name: str, key: str, record: Mapping[str, Any]
-    ) -> None:
-        """Send a lead or job and wait until the broker has it.
+    ) -> Acknowledgement:
+        """Send a lead or job; return the broker's acknowledgement of it.
 
-        The profile that remembers the hand-over or the contact is written to its table
-        only after this returns. Were the table's changelog record to reach the broker
+        The profile that remembers the hand-over or the contact is written to its table only
+        after the acknowledgement came. Were the table's changelog record to reach the broker
         first, a crash in between would lose the lead or job for good: the replayed event
         finds it done and sends nothing.
         """
         value = self._codec.encode(name, dict(record))
-        delivery = await topic.send(key=key.encode("utf-8"), value=value)
-        await delivery
+        delivery: Acknowledgement = await topic.send(key=key.encode("utf-8"), value=value)
         self._metrics.events_out.labels(topic=name).inc()
+        return delivery
 
 
 def start_interest_sweep(
