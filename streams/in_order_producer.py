@@ -10,8 +10,10 @@ wait while an older batch of a changelog, which took a later record, already goe
 Here a batch that is ready makes every batch ready, so each request carries everything the
 producer holds: on one broker (the embedded one) what arrives is always a prefix of what was
 sent. Records still share requests, and the linger still gathers them. On a cluster of
-several brokers each has its own requests; outputs that must come first are acknowledged
-before the state is written (see :mod:`streams.journey_agent`).
+several brokers each has its own requests and the order holds per broker only: there, leads,
+jobs, budget actuals and alerts are acknowledged before the state that remembers them is
+written (:mod:`streams.journey_agent`, :mod:`streams.budget_agent`); the merge commands of the
+identity resolver and the profile agent are not yet.
 """
 
 from __future__ import annotations
