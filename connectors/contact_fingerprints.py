@@ -51,19 +51,19 @@ class ContactFingerprints:
         """Close the database; the store is unusable afterwards."""
         self._db.close()
 
-    def unchanged(self, external_id: str, body: Mapping[str, Any]) -> bool:
-        """Whether the CRM last confirmed exactly this body for the contact."""
+    def unchanged(self, external_id: str, digest: str) -> bool:
+        """Whether the CRM last confirmed the body of this :func:`fingerprint` for the contact."""
         row = self._db.execute(
             "SELECT fingerprint FROM contacts WHERE crm = ? AND external_id = ?",
             (self._crm, external_id),
         ).fetchone()
-        return row is not None and row[0] == fingerprint(body)
+        return row is not None and row[0] == digest
 
-    def confirmed(self, external_id: str, body: Mapping[str, Any]) -> None:
-        """Remember that the CRM accepted this body for the contact."""
+    def confirmed(self, external_id: str, digest: str) -> None:
+        """Remember that the CRM accepted the body of this :func:`fingerprint` for the contact."""
         self._db.execute(
             "INSERT OR REPLACE INTO contacts (crm, external_id, fingerprint) VALUES (?, ?, ?)",
-            (self._crm, external_id, fingerprint(body)),
+            (self._crm, external_id, digest),
         )
 
     def forget(self, external_id: str) -> None:

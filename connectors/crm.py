@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from connectors.contact_fingerprints import ContactFingerprints
+from connectors.contact_fingerprints import ContactFingerprints, fingerprint
 from connectors.crm_mapping import DEFAULT_MAPPING, FieldMapping
 from connectors.errors import (
     ConnectorConfigError,
@@ -58,12 +58,14 @@ class PlannedCall:
         call: The request to send; None when the records need no call (e.g. a prospect).
         error: Why no call could be built; the records are then dead-lettered.
         contact_id: The external id of the contact the call writes or deletes, if any.
+        body_fingerprint: The :func:`fingerprint` of the contact body the call writes, if any.
     """
 
     records: tuple[SinkRecord, ...]
     call: HttpCall | None = None
     error: DeliveryError | None = None
     contact_id: str | None = None
+    body_fingerprint: str | None = None
 
 
 def _by_key(batch: Sequence[SinkRecord]) -> dict[str | None, list[SinkRecord]]:
@@ -98,7 +100,10 @@ def contact_call(records: Sequence[SinkRecord], mapping: FieldMapping) -> Planne
         return PlannedCall(tuple(records), error=PermanentDeliveryError(msg, records=records))
     contact_id = str(last.value["customer_id"])
     path = f"/contacts/{quote(contact_id, safe='')}"
-    return PlannedCall(tuple(records), HttpCall("PUT", path, key, body), contact_id=contact_id)
+    call = HttpCall("PUT", path, key, body)
+    return PlannedCall(
+        tuple(records), call, contact_id=contact_id, body_fingerprint=fingerprint(body)
+    )
 
 
 def lead_call(record: SinkRecord) -> PlannedCall:
@@ -205,12 +210,12 @@ class CrmSink(Sink):
         for index, step in enumerate(steps):
             if step.error is not None:
                 failures.append(step.error)
-            if step.call is None or self._is_unchanged(step.contact_id, step.call):
+            if step.call is None or self._is_unchanged(step):
                 continue
             try:
                 async with self._slots:
                     await self._target.send(step.call)
-                self._remember(step.contact_id, step.call)
+                self._remember(step)
             except RetriableDeliveryError as exc:
                 waiting = [record for later in steps[index:] for record in later.records]
                 failures.append(
@@ -225,21 +230,21 @@ class CrmSink(Sink):
                 )
         return failures
 
-    def _is_unchanged(self, contact_id: str | None, call: HttpCall) -> bool:
+    def _is_unchanged(self, step: PlannedCall) -> bool:
         fingerprints = self._require_open()
         return (
-            contact_id is not None
-            and call.body is not None
-            and fingerprints.unchanged(contact_id, call.body)
+            step.contact_id is not None
+            and step.body_fingerprint is not None
+            and fingerprints.unchanged(step.contact_id, step.body_fingerprint)
         )
 
-    def _remember(self, contact_id: str | None, call: HttpCall) -> None:
-        if contact_id is None:
+    def _remember(self, step: PlannedCall) -> None:
+        if step.contact_id is None:
             return
-        if call.body is None:
-            self._require_open().forget(contact_id)
+        if step.body_fingerprint is None:
+            self._require_open().forget(step.contact_id)
         else:
-            self._require_open().confirmed(contact_id, call.body)
+            self._require_open().confirmed(step.contact_id, step.body_fingerprint)
 
     def _require_open(self) -> ContactFingerprints:
         if self._fingerprints is None:

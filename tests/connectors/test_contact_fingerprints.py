@@ -23,17 +23,17 @@ def test_the_fingerprint_ignores_key_order_but_not_values() -> None:
 def test_fingerprints_outlive_the_process_and_belong_to_one_crm(tmp_path: Path) -> None:
     path = tmp_path / "crm-contacts.sqlite3"
     store = ContactFingerprints(CRM, path)
-    store.confirmed("c-1", {"email": "c-1@example.test"})
+    store.confirmed("c-1", fingerprint({"email": "c-1@example.test"}))
     store.close()
 
     reopened = ContactFingerprints(CRM + "/", path)
     other_crm = ContactFingerprints("http://other-crm.example.test", path)
-    assert reopened.unchanged("c-1", {"email": "c-1@example.test"})
-    assert not reopened.unchanged("c-1", {"email": "new@example.test"})
-    assert not reopened.unchanged("c-2", {"email": "c-1@example.test"})
-    assert not other_crm.unchanged("c-1", {"email": "c-1@example.test"})
+    assert reopened.unchanged("c-1", fingerprint({"email": "c-1@example.test"}))
+    assert not reopened.unchanged("c-1", fingerprint({"email": "new@example.test"}))
+    assert not reopened.unchanged("c-2", fingerprint({"email": "c-1@example.test"}))
+    assert not other_crm.unchanged("c-1", fingerprint({"email": "c-1@example.test"}))
     reopened.forget("c-1")
-    assert not reopened.unchanged("c-1", {"email": "c-1@example.test"})
+    assert not reopened.unchanged("c-1", fingerprint({"email": "c-1@example.test"}))
     reopened.close()
     other_crm.close()
 
