@@ -16,7 +16,6 @@ Resolution reads every identifier of an event, so these tables must be readable 
 the same events yields the same ids.
 """
 
-import functools
 import hashlib
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -50,8 +49,6 @@ IDENTITY_NAMES = {
     "chip": "chip_ids",
 }
 MAX_SESSIONS = 20
-NORMALIZED_KEYS_CACHED = 65_536
-"""Identifiers whose normalised keys are remembered (a few MiB at most)."""
 PROVISIONAL_PREFIX = "anon-"
 CUSTOMER_PREFIX = "c-"
 
@@ -76,13 +73,8 @@ def identity_key(kind: str, raw: object, *, region: str = "DE") -> IdentityKey |
     return _normalized_key(kind, raw, region)
 
 
-@functools.lru_cache(maxsize=NORMALIZED_KEYS_CACHED)
 def _normalized_key(kind: str, raw: str, region: str) -> IdentityKey | None:
-    """The key of a non-empty identifier, remembered: every event is resolved more than once.
-
-    The intake, the resolver and the profile each read an event's identifiers, and a person's
-    e-mail and phone come back with every event; parsing a phone number is the dear part.
-    """
+    """The key of a non-empty identifier (e-mail and phone spellings are remembered)."""
     value: str | None
     if kind == "email":
         value = normalize_email(raw)

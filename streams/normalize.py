@@ -4,6 +4,7 @@ Two spellings of the same e-mail, phone number, handle, name or postal code must
 same string, or the identity graph splits one person in two and letters lose leading zeros.
 """
 
+import functools
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,14 @@ _EMAIL_LOCAL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+")
 _KEYWORD_SEPARATORS = re.compile(r"[\s_]+")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+"""Made once: a profile converts dozens of timestamps each time it is stored or read."""
+SPELLINGS_CACHED = 65_536
+"""E-mail and phone spellings whose normal form is remembered, per function.
+
+A person's e-mail and phone come back with every event, and the resolver and the profile
+both read them; the IDNA check and parsing a phone number are the dear part of an event.
+"""
 
 
 # Numeric postal codes: digits per country. A shorter number lost its leading zeros upstream
@@ -41,6 +50,7 @@ _PATTERNED_POSTAL_CODES = {
 _POSTAL_PREFIX = re.compile(r"^(?:[A-Z]{1,3})-\s*(?=\d)")
 
 
+@functools.lru_cache(maxsize=SPELLINGS_CACHED)
 def normalize_email(value: str | None) -> str | None:
     """Return the canonical form of an e-mail address, or None when it is not one.
 
@@ -79,6 +89,7 @@ def _valid_local_part(local: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=SPELLINGS_CACHED)
 def normalize_phone(value: str | None, default_region: str = "DE") -> str | None:
     """Return a phone number in E.164 form, or None when it is not a valid number.
 
@@ -208,7 +219,7 @@ def to_epoch_ms(moment: datetime) -> int:
         Milliseconds since 1970-01-01T00:00:00Z.
     """
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return (aware - _EPOCH) // timedelta(milliseconds=1)
+    return (aware - _EPOCH) // _MILLISECOND
 
 
 def from_epoch_ms(millis: int) -> datetime:
@@ -220,7 +231,7 @@ def from_epoch_ms(millis: int) -> datetime:
     Returns:
         The timestamp in UTC.
     """
-    return _EPOCH + timedelta(milliseconds=millis)
+    return _EPOCH + _MILLISECOND * millis
 
 
 def iso_utc(moment: datetime) -> str:

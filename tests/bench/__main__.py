@@ -15,9 +15,11 @@ from typing import TypeVar
 from rich.console import Console
 
 from schemas.codec import make_codec
+from streams.rules import load_rules
 from streams.settings import Settings
 from tests.bench.cluster import create_topics, fresh_cluster, send_all
 from tests.bench.connector import run_crm_connector
+from tests.bench.domain_ceiling import run_domain_ceiling
 from tests.bench.faust_passthrough import run_faust_passthrough
 from tests.bench.latency import run_latency, sustainable_rate
 from tests.bench.pipeline import run_pipeline
@@ -104,6 +106,11 @@ def main() -> None:
 
     profiler = Profiler(log_dir / "worker-profile.svg") if args.profile else None
     pipeline_mix = mix[: args.pipeline_events]
+    with console.status("(c) domain code alone"):
+        rules = load_rules(settings.rules_path)
+        result.domain = attempt(
+            result, "domain code alone", lambda: run_domain_ceiling(pipeline_mix, codec, rules)
+        )
     with console.status("(c) pipeline with one worker, then (e) CRM connector"):
         with fresh_cluster(log_dir) as cluster:
             result.one_worker = attempt(

@@ -28,6 +28,7 @@ class BenchResult:
     raw: Throughput | None = None
     faust: Throughput | None = None
     lean_faust: Throughput | None = None
+    domain: Throughput | None = None
     one_worker: PipelineRun | None = None
     two_workers: PipelineRun | None = None
     latency: LatencyRun | None = None
@@ -98,6 +99,15 @@ def render_table(result: BenchResult, console: Console) -> None:
     table.add_row(*_rate_row("(b) stock Faust passthrough", result.faust, "one event at a time"))
     table.add_row(
         *_rate_row("(b) same on our consume path", result.lean_faust, "lean consumer, batches")
+    )
+    faust_eps = result.faust.eps if result.faust else 0.0
+    domain_eps = result.domain.eps if result.domain else 0.0
+    table.add_row(
+        *_rate_row(
+            "(c) domain code alone, no broker",
+            result.domain,
+            f"ceiling of one worker, x{_ratio(domain_eps, faust_eps):.1f} stock Faust",
+        )
     )
     one, two = result.one_worker, result.two_workers
     table.add_row(*_pipeline_row("(c) journeyhub pipeline, 1 worker", one, ""))
