@@ -37,6 +37,8 @@ IdentityKey = str
 
 # Kinds in the order that picks the identifier a new customer id is derived from.
 KINDS = ("shop_customer", "email", "phone", "handle", "order", "chip", "session")
+_KIND_RANK = {kind: rank for rank, kind in enumerate(KINDS)}
+"""Position of each kind in :data:`KINDS`, the order identifiers are sorted in."""
 # A session is weak: a shared computer must not merge two people; every other kind is strong.
 WEAK_KINDS = frozenset({"session"})
 # Identity kind -> name in the profile API's ``identities`` (orders are kept in ``orders``).
@@ -87,6 +89,11 @@ def _normalized_key(kind: str, raw: str, region: str) -> IdentityKey | None:
     return f"{kind}:{value}" if value else None
 
 
+def _in_kind_order(key: IdentityKey) -> tuple[int, str]:
+    """Sort key of identifiers: by kind as :data:`KINDS` lists them, then by value."""
+    return _KIND_RANK[kind_of(key)], key
+
+
 def kind_of(key: IdentityKey) -> str:
     """Return the kind of an identity key (the part before the first colon)."""
     return key.partition(":")[0]
@@ -123,7 +130,7 @@ def derive_customer_id(key: IdentityKey) -> str:
 
 def _keys(pairs: Iterable[tuple[str, object]], region: str = "DE") -> list[IdentityKey]:
     keys = {identity_key(kind, raw, region=region) for kind, raw in pairs}
-    return sorted((key for key in keys if key), key=lambda key: (KINDS.index(kind_of(key)), key))
+    return sorted((key for key in keys if key), key=_in_kind_order)
 
 
 def _shop(record: Mapping[str, Any]) -> list[IdentityKey]:
@@ -375,7 +382,7 @@ def resolve(
     if unknown:
         msg = f"event {event_id}: unknown identifier kind in {unknown}; expected one of {KINDS}"
         raise IdentityError(msg)
-    keys = sorted(given, key=lambda key: (KINDS.index(kind_of(key)), key))
+    keys = sorted(given, key=_in_kind_order)
     if not keys:
         msg = f"event {event_id} carries no identifier of a person; it cannot be attributed"
         raise IdentityError(msg)

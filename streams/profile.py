@@ -7,7 +7,7 @@ person merge without counting anything twice. The agent keeps profiles as :meth:
 
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -62,6 +62,23 @@ class Contact:
     marketing: bool
     campaign_id: str | None
     sent_at: datetime
+
+    def to_list(self) -> list[Any]:
+        """Return the contact as a JSON-able list, the time as epoch milliseconds."""
+        return [
+            self.job_id,
+            self.template,
+            self.channel,
+            self.marketing,
+            self.campaign_id,
+            to_epoch_ms(self.sent_at),
+        ]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> "Contact":
+        """Rebuild a contact from :meth:`to_list`."""
+        job_id, template, channel, marketing, campaign_id, sent = data
+        return cls(job_id, template, channel, marketing, campaign_id, from_epoch_ms(sent))
 
 
 @dataclass(frozen=True)
@@ -229,9 +246,7 @@ class Profile:
             "seen_events": list(self.seen_events),
             "lead_at": _ms(self.lead_at),
             "scored_events": dict(self.scored_events),
-            "contacts": [
-                [*astuple(contact)[:-1], to_epoch_ms(contact.sent_at)] for contact in self.contacts
-            ],
+            "contacts": [contact.to_list() for contact in self.contacts],
             "interest_watch": {
                 category: watch.to_list() for category, watch in self.interest_watch.items()
             },
@@ -266,10 +281,7 @@ class Profile:
             seen_events=list(data["seen_events"]),
             lead_at=_moment(data.get("lead_at")),
             scored_events=dict(data.get("scored_events", {})),
-            contacts=[
-                Contact(job_id, template, channel, marketing, campaign, from_epoch_ms(sent))
-                for job_id, template, channel, marketing, campaign, sent in data.get("contacts", ())
-            ],
+            contacts=[Contact.from_list(contact) for contact in data.get("contacts", ())],
             interest_watch={
                 category: InterestWatch.from_list(watch)
                 for category, watch in data.get("interest_watch", {}).items()

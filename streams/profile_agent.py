@@ -70,7 +70,8 @@ class ProfileAgent:
         self._output = app.topic(PROFILES_TOPIC, key_serializer="raw", value_serializer="raw")
         self.profiles = app.Table(PROFILES_TABLE, key_type=str, on_recover=self._count_profiles)
         self.merged = app.Table(MERGED_TABLE, key_type=str)
-        self._changed: set[str] = set()
+        self._changed: dict[str, Profile] = {}
+        """Profiles changed since the last emission, as last written to the table."""
         self.journey = Journey(worker, rules)
         self.campaigns = CampaignDesk(worker, self.journey, self.profiles, self._inbox)
         self._privacy = PrivacyDesk(worker, self.profiles, self._output)
@@ -109,7 +110,7 @@ class ProfileAgent:
                     await self._sweep(customer_id)
                 elif forwarded.topic == PRIVACY_REQUESTS:
                     await self._privacy.handle(customer_id, forwarded)
-                    self._changed.discard(customer_id)
+                    self._changed.pop(customer_id, None)
                 else:
                     await self._apply_event(customer_id, forwarded)
             except Exception as error:  # whatever fails one event dead-letters that event
@@ -131,7 +132,7 @@ class ProfileAgent:
             self._metrics.duplicates.labels(topic=forwarded.topic).inc()
         # A duplicate emits again: it may be the redelivery after a crash that came between
         # writing the table and emitting, and emitting a profile twice is harmless.
-        self._changed.add(customer_id)
+        self._changed[customer_id] = profile
 
     async def _sweep(self, customer_id: str) -> None:
         """``sweep`` command: send the profile's product-interest mails whose window passed."""
@@ -163,7 +164,7 @@ class ProfileAgent:
             del self.profiles[absorbed_id]
             self._metrics.profiles.dec()
         self.merged[absorbed_id] = survivor_id
-        self._changed.discard(absorbed_id)
+        self._changed.pop(absorbed_id, None)
 
     async def _merge_in(self, survivor_id: str, forwarded: ForwardedEvent) -> None:
         """``merge-in`` on the survivor's partition: merge the absorbed profile, once."""
@@ -177,12 +178,12 @@ class ProfileAgent:
         else:
             if stored is None:
                 self._metrics.profiles.inc()
-            merged = merge_profiles(survivor, absorbed, self._rules)
-            await self.journey.after_merge(merged, datetime.now(UTC))
-            self.profiles[survivor_id] = merged.to_dict()
+            survivor = merge_profiles(survivor, absorbed, self._rules)
+            await self.journey.after_merge(survivor, datetime.now(UTC))
+            self.profiles[survivor_id] = survivor.to_dict()
             self._metrics.profile_merges.inc()
             log.info("profiles_merged", survivor=survivor_id, absorbed=absorbed.customer_id)
-        self._changed.add(survivor_id)
+        self._changed[survivor_id] = survivor
 
     async def _follow_merge(self, customer_id: str, forwarded: ForwardedEvent) -> bool:
         """Send a message for a person merged away on to the survivor; True when it was."""
@@ -211,13 +212,10 @@ class ProfileAgent:
 
     async def _emit_changed(self) -> None:
         """Send each profile changed since the last batch once to ``customer360.profiles``."""
-        changed, self._changed = sorted(self._changed), set()
-        for customer_id in changed:
-            stored = self.profiles.get(customer_id)
-            if stored is None:
-                continue
+        changed, self._changed = self._changed, {}
+        for customer_id, profile in sorted(changed.items()):
             try:
-                value = self._codec.encode(PROFILES_TOPIC, Profile.from_dict(stored).to_record())
+                value = self._codec.encode(PROFILES_TOPIC, profile.to_record())
             except Exception as error:  # one profile that cannot be published blocks no other
                 reason = type(error).__name__
                 self._metrics.dead_letters.labels(topic=PROFILES_TOPIC, reason=reason).inc()

@@ -37,7 +37,7 @@ class DomainRun:
         self.rules = rules
         self.graph = IdentityGraph()
         self.profiles: dict[str, dict[str, Any]] = {}
-        self.changed: set[str] = set()
+        self.changed: dict[str, Profile] = {}
 
     def handle(self, event: EncodedEvent) -> bool:
         """Take one source event as intake, resolver and profile agent do; False if refused."""
@@ -61,21 +61,20 @@ class DomainRun:
 
     def emit(self) -> None:
         """Encode each profile changed since the last batch once, as the emission does."""
-        for customer_id in sorted(self.changed):
-            profile = Profile.from_dict(self.profiles[customer_id])
+        for _customer_id, profile in sorted(self.changed.items()):
             self.codec.encode(PROFILES_TOPIC, profile.to_record())
         self.changed.clear()
 
     def _merge(self, survivor_id: str, absorbed_id: str) -> None:
         absorbed = self.profiles.pop(absorbed_id, None)
-        self.changed.discard(absorbed_id)
+        self.changed.pop(absorbed_id, None)
         if absorbed is None:
             return
         stored = self.profiles.get(survivor_id)
         survivor = Profile(survivor_id) if stored is None else Profile.from_dict(stored)
         merged = merge_profiles(survivor, Profile.from_dict(absorbed), self.rules)
         self.profiles[survivor_id] = merged.to_dict()
-        self.changed.add(survivor_id)
+        self.changed[survivor_id] = merged
 
     def _apply(self, customer_id: str, topic: str, record: dict[str, Any], now: datetime) -> None:
         stored = self.profiles.get(customer_id)
@@ -89,7 +88,7 @@ class DomainRun:
                     record_contact(profile, job, self.rules, now)
                     self.codec.encode(job.channel.topic, outbound_record(profile, job, now))
             self.profiles[customer_id] = profile.to_dict()
-        self.changed.add(customer_id)
+        self.changed[customer_id] = profile
 
 
 def run_domain_ceiling(mix: list[EncodedEvent], codec: Codec, rules: Rules) -> Throughput:
