@@ -6,7 +6,6 @@ factory subscribes one intake agent to every source topic and dispatches to them
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
@@ -69,10 +68,9 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     sources = app.topic(*SOURCE_TOPICS, key_serializer="raw", value_serializer="raw")
 
     @app.agent(sources, name="intake")
-    async def intake(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    async def intake(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             await worker.intake.process(event, worker.handlers)
-            yield None
 
     async def mark_ready(sender: faust.App, **_: Any) -> None:
         worker.ready = True

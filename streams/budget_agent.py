@@ -7,7 +7,6 @@ none); one agent there keeps the ledgers and publishes actuals, alerts and dead 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -47,6 +46,7 @@ from streams.budget_records import (
 )
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
+from streams.in_order_producer import acknowledged
 from streams.intake import Place, SourceRecord, note_dead_letter
 from streams.metrics import WorkerMetrics
 
@@ -270,7 +270,7 @@ class BudgetAgent:
             value = self._codec.encode(ACTUALS, after.to_record())
             pending.append(await self._send(ACTUALS, campaign_id, value))
             self._export(before, after)
-        await asyncio.gather(*(future for future in pending if future is not None))
+        await acknowledged(self._app, (future for future in pending if future is not None))
         self.ledgers[campaign_id] = book.to_dict()
 
     async def _publish(

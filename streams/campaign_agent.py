@@ -7,7 +7,6 @@ summary goes to one table keyed by campaign id, where ``GET /campaigns/{id}`` ad
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from faust.types import TableT
 from streams.campaigns import CampaignSummary, run_campaign
 from streams.context import WorkerContext
 from streams.identity_agent import COMMAND_HEADER, ForwardedEvent, internal_topic
+from streams.in_order_producer import acknowledged
 from streams.intake import SourceRecord
 from streams.journey_agent import Journey
 from streams.profile import Profile
@@ -124,7 +124,7 @@ class CampaignDesk:
         deliveries = [await self._journey.publish(by_id[job.customer_id], job, now) for job in jobs]
         # One wait for the whole part: every job is with the broker before any profile that
         # remembers it is written.
-        await asyncio.gather(*deliveries)
+        await acknowledged(self._app, deliveries)
         for job in jobs:
             profile = by_id[job.customer_id]
             self._profiles[profile.customer_id] = profile.to_dict()

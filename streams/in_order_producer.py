@@ -9,7 +9,8 @@ wait while an older batch of a changelog, which took a later record, already goe
 
 Here a batch that is ready makes every batch ready, so each request carries everything the
 producer holds: on one broker (the embedded one) what arrives is always a prefix of what was
-sent. Records still share requests, and the linger still gathers them. On a cluster of
+sent. Records still share requests, and the linger still gathers them, except when an agent
+waits for an acknowledgement (:func:`acknowledged`): then they leave at once. On a cluster of
 several brokers each has its own requests and the order holds per broker only: there, leads,
 jobs, budget actuals and alerts are acknowledged before the state that remembers them is
 written (:mod:`streams.journey_agent`, :mod:`streams.budget_agent`); the merge commands of the
@@ -18,10 +19,12 @@ identity resolver and the profile agent are not yet.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Collection, Iterable
+from typing import Any, cast
 
 import aiokafka
+import faust
 from aiokafka.producer.message_accumulator import MessageAccumulator
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -35,10 +38,18 @@ class InOrderAccumulator(MessageAccumulator):
         """Release every batch from its linger when one is ready, then drain as aiokafka does."""
         queues = self._batches.values()
         if any(queue and queue[0].remaining_linger() is None for queue in queues):
-            for queue in queues:
-                for batch in queue:
-                    batch._linger_time = 0.0  # noqa: SLF001 - no public way to end a linger
+            self._release_all()
         return super().drain_by_nodes(ignore_nodes, muted_partitions)
+
+    def end_lingers(self) -> None:
+        """Make every batch ready and wake the sender: somebody waits for one of them."""
+        self._release_all()
+        self._wakeup(self._waiter_future)
+
+    def _release_all(self) -> None:
+        for queue in self._batches.values():
+            for batch in queue:
+                batch._linger_time = 0.0  # noqa: SLF001 - no public way to end a linger
 
 
 class InOrderAIOKafkaProducer(aiokafka.AIOKafkaProducer):
@@ -50,6 +61,10 @@ class InOrderAIOKafkaProducer(aiokafka.AIOKafkaProducer):
         # subclass adds behaviour and no state, so the built one takes it on in place.
         self._message_accumulator.__class__ = InOrderAccumulator
 
+    def end_lingers(self) -> None:
+        """Send what the producer holds now instead of when its lingers end."""
+        cast("InOrderAccumulator", self._message_accumulator).end_lingers()
+
 
 class InOrderProducer(faust_aiokafka.Producer):
     """Faust's aiokafka producer built on :class:`InOrderAIOKafkaProducer`."""
@@ -57,3 +72,21 @@ class InOrderProducer(faust_aiokafka.Producer):
     @property
     def _producer_type(self) -> type[aiokafka.AIOKafkaProducer]:
         return InOrderAIOKafkaProducer
+
+    def end_lingers(self) -> None:
+        """Send what the producer holds now; nothing to do before it started."""
+        if self._producer is not None:
+            cast("InOrderAIOKafkaProducer", self._producer).end_lingers()
+
+
+async def acknowledged(app: faust.App, deliveries: Iterable[Awaitable[Any]]) -> None:
+    """Wait until the broker has the records of ``deliveries``, without waiting out a linger.
+
+    An agent that waits for an acknowledgement before it writes its state stands still
+    meanwhile; with the in-order producer the lingering records leave at once. Any other
+    producer (Apache Kafka's, without a linger by default) sends as it would.
+    """
+    producer = app.producer
+    if isinstance(producer, InOrderProducer):
+        producer.end_lingers()
+    await asyncio.gather(*deliveries)

@@ -18,6 +18,7 @@ from faust.types import RecordMetadata, TableT
 from streams.contact import Channel, Job, decide, outbound_record, record_contact
 from streams.context import WorkerContext
 from streams.identity_agent import COMMAND_HEADER, PROFILE_EVENTS, ForwardedEvent
+from streams.in_order_producer import acknowledged
 from streams.profile import Profile
 from streams.rules import Rules
 from streams.scoring import hand_over_if_due, lead_record, score_event
@@ -56,7 +57,7 @@ class Journey:
 
     def __init__(self, worker: WorkerContext, rules: Rules) -> None:
         """Declare the output topics on the worker's app."""
-        app = worker.app
+        app = self._app = worker.app
         self._codec = worker.codec
         self._metrics = worker.metrics
         self.rules = rules
@@ -92,7 +93,7 @@ class Journey:
     async def _hand_over(self, profile: Profile) -> None:
         lead = lead_record(profile)
         delivery = await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead)
-        await delivery
+        await acknowledged(self._app, [delivery])
         self._metrics.journey_leads.inc()
         log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
 
@@ -109,7 +110,7 @@ class Journey:
             if decision.send:
                 record_contact(profile, job, self.rules, now)
                 delivery = await self.publish(profile, job, now)
-                await delivery
+                await acknowledged(self._app, [delivery])
             elif decision.reason is not None:
                 self.suppressed(decision.reason.value)
 

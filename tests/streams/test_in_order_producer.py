@@ -68,3 +68,17 @@ async def test_nothing_leaves_while_the_broker_has_a_request_in_flight() -> None
 
     assert drained(accumulator, {BROKER}) == set()
     assert drained(accumulator, set()) == {STATE, OUTPUT}
+
+
+async def test_ending_the_lingers_sends_everything_at_once_and_wakes_the_sender() -> None:
+    accumulator = InOrderAccumulator(OneBroker(), 16_384, 0, 30.0, linger_ms=60_000)
+    await accumulator.add_message(OUTPUT, b"b", b"a lead an agent waits for", timeout=1)
+    await accumulator.add_message(STATE, b"a", b"state of another event", timeout=1)
+    assert drained(accumulator, set()) == set()
+    sender_wakes = accumulator.waiter()
+    await accumulator.add_message(OUTPUT, b"c", b"another lead", timeout=1)
+
+    accumulator.end_lingers()
+
+    assert sender_wakes.done()
+    assert drained(accumulator, set()) == {STATE, OUTPUT}
