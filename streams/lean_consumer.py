@@ -5,21 +5,29 @@ against a rebalance, four asyncio tasks per record, which caps a worker at a few
 records a second; here a whole fetched batch runs that race once. Fetching, with short
 waits, is the embedded broker's transport's (:mod:`streams.embedded_transport`).
 
-The worker does not use it yet: only the benchmark does (`make bench`), because a crash
-drill run with it lost events; it is enabled once that drill passes with it.
+It also closes a race that Faust leaves open and that faster delivery made frequent: when
+streams resume after a rebalance, Faust seeks every partition back to its committed offset in
+the consumer's thread and only then resets its record of what was read, while fetching goes on.
+A fetch landing between the two moved the position past records that the resume then cleared
+from the stream buffers; the next record looked like a gap after the reset, and Faust commits
+gaps as done, so those records were never processed. Here a fetch that overlaps a seek is
+dropped and its partitions are sought back to the next record to deliver.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import faust
+import structlog
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.types import TP, Message
 
 from streams.embedded_transport import EmbeddedConsumer, EmbeddedTransport
+
+log = structlog.get_logger(__name__)
 
 YIELD_EVERY = 100
 """Records handed over before the loop lets other tasks run, as Faust does."""
@@ -27,22 +35,66 @@ STREAM_BUFFER = 32_768
 """Records an agent's stream may hold; Faust's 4,096 pauses fetching after every big fetch."""
 
 
+def refetch_offsets(
+    batch: Sequence[tuple[TP, Message]], read_offsets: Mapping[TP, int | None]
+) -> dict[TP, int]:
+    """Where each partition of a dropped batch must be read again.
+
+    Right after a seek, Faust's read offset of a partition is the committed offset, the next
+    record to deliver. A partition without one (nothing committed yet) is read again from the
+    batch's first record of it, where the fetch found the position.
+    """
+    targets: dict[TP, int] = {}
+    for tp, message in batch:
+        if tp not in targets:
+            read = read_offsets.get(tp)
+            targets[tp] = message.offset if read is None else read
+    return targets
+
+
 class LeanConsumer(EmbeddedConsumer):
     """The embedded broker's consumer, handing a fetched batch over to the streams in one task.
 
     Everything else is Faust's: fetching, flow control, offsets, gaps, acks and commits. A
     rebalance that stops the flow cancels the rest of the batch, as it cancels the record
-    in flight in stock Faust; the fetcher then drops what it had prefetched.
+    in flight in stock Faust; the fetcher then drops what it had prefetched. A batch fetched
+    while Faust seeks to the committed offsets is dropped and read again (see the module).
     """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._seeks_running = 0
+        self._seeks_done = 0
+        self._no_seek_running = asyncio.Event()
+        self._no_seek_running.set()
+
+    async def perform_seek(self) -> None:
+        """Seek every partition to its committed offset, letting the drain loop know.
+
+        The drain loop drops a batch whose fetch overlapped a seek (``_seeks_done`` changed
+        or one is still running) and refetches it once no seek runs.
+        """
+        self._seeks_running += 1
+        self._no_seek_running.clear()
+        try:
+            await super().perform_seek()
+        finally:
+            self._seeks_running -= 1
+            self._seeks_done += 1
+            if not self._seeks_running:
+                self._no_seek_running.set()
 
     async def _drain_messages(self, fetcher: Any) -> None:
         """Fetch batches and deliver each to the streams until the consumer stops."""
         try:
             while not (self.should_stop or fetcher.should_stop):
                 self.diag.set_flag(CONSUMER_FETCHING)
+                seeks_before = self._seeks_done
                 batch = [pair async for pair in self.getmany(timeout=1.0)]
                 await self.sleep(0)
-                if batch and not self.should_stop:
+                if batch and (self._seeks_running or self._seeks_done != seeks_before):
+                    await self._refetch(batch)
+                elif batch and not self.should_stop:
                     await self.wait_first(self._deliver(batch), self.suspend_flow.wait())
                 if self._commit_every is not None and self._n_acked >= self._commit_every:
                     self._n_acked = 0
@@ -56,6 +108,20 @@ class LeanConsumer(EmbeddedConsumer):
                 raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _refetch(self, batch: Sequence[tuple[TP, Message]]) -> None:
+        """Drop a batch fetched while a seek ran and seek its partitions to what comes next.
+
+        Whether it was fetched before or after the seek moved the position cannot be told, so
+        nothing of it is delivered; the partitions go back to the next record to deliver.
+        """
+        await self._no_seek_running.wait()
+        assigned = self.assignment()
+        targets = refetch_offsets(batch, self._read_offset)
+        log.info("fetch_overlapped_seek", records=len(batch), partitions=len(targets))
+        for tp, offset in targets.items():
+            if tp in assigned:  # a revoked partition is read again by its next owner
+                await self.seek(tp, offset)
 
     async def _deliver(self, batch: Sequence[tuple[TP, Message]]) -> None:
         """Hand records to the streams in order, skipping any already read (after a seek)."""
@@ -84,8 +150,10 @@ class LeanTransport(EmbeddedTransport):
 def use_lean_consume_path(app: faust.App) -> None:
     """Make the app consume through :class:`LeanConsumer` into larger stream buffers.
 
-    The producer keeps Faust's linger. Call it right after creating the app, before any
-    topic or agent is declared.
+    The producer is the embedded transport's, with the app's linger: the worker sets it with
+    :func:`streams.embedded_transport.use_embedded_transport` first, the benchmark's
+    passthrough keeps Faust's. Call it right after creating the app, before any topic or
+    agent is declared.
     """
     app.conf.stream_buffer_maxsize = STREAM_BUFFER
     app.transport = LeanTransport(app.conf.broker_consumer, app)

@@ -1,0 +1,80 @@
+"""A Faust worker on the lean consume path whose seeks to the committed offsets are slow.
+
+When streams resume after a rebalance, Faust seeks to the committed offsets in the consumer's
+thread and resets its read offsets after that, while fetching goes on. A slow seek widens that
+window from microseconds to :data:`SEEK_DELAY`, so a test meets the race every time instead of
+once in many crash drills. The agent works slowly, so fetched records are still buffered when
+the resume clears the stream buffers. Its table makes a restarted worker recover, which starts
+fetching before streams resume. Run as ``python -m tests.streams.seek_race_app BOOTSTRAP
+SOURCE SINK GROUP``; it forwards each record's offset, as text, to the sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping
+
+import faust
+from faust.types import TP
+
+from streams.embedded_transport import use_embedded_transport
+from streams.lean_consumer import LeanConsumer, LeanTransport, use_lean_consume_path
+from streams.settings import EMBEDDED_SESSION_TIMEOUT
+
+SEEK_DELAY = 1.0
+"""Seconds between the seek in the consumer's thread and Faust's reset of its read offsets."""
+WORK_PER_RECORD = 0.005
+"""Seconds the agent spends on each record."""
+
+
+class SlowSeekConsumer(LeanConsumer):
+    """The lean consumer, with fetching going on for a while after every seek."""
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        offsets = await super().seek_to_committed()
+        await asyncio.sleep(SEEK_DELAY)
+        return offsets
+
+
+class SlowSeekTransport(LeanTransport):
+    """The lean transport with :class:`SlowSeekConsumer`."""
+
+    Consumer = SlowSeekConsumer
+
+
+def seek_race_app(bootstrap: str, source: str, sink: str, group: str) -> faust.App:
+    """A worker forwarding the offset of every record of ``source`` to ``sink``, slowly."""
+    app = faust.App(
+        group,
+        broker=f"kafka://{bootstrap}",
+        broker_session_timeout=EMBEDDED_SESSION_TIMEOUT,
+        broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
+        web_enabled=False,
+    )
+    use_embedded_transport(app)
+    use_lean_consume_path(app)
+    app.transport = SlowSeekTransport(app.conf.broker_consumer, app)
+    source_topic = app.topic(source, key_serializer="raw", value_serializer="raw")
+    sink_topic = app.topic(sink, key_serializer="raw", value_serializer="raw")
+    forwarded = app.Table("forwarded", default=int, partitions=1)
+
+    @app.agent(source_topic, name="forward")
+    async def forward(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await asyncio.sleep(WORK_PER_RECORD)
+            await sink_topic.send(value=str(event.message.offset).encode())
+            forwarded["records"] += 1
+
+    return app
+
+
+def main() -> None:
+    """Run the worker in the foreground until SIGTERM."""
+    bootstrap, source, sink, group = sys.argv[1:5]
+    app = seek_race_app(bootstrap, source, sink, group)
+    faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The lean consume path reads every record once more after a fetch that overlapped a seek."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from faust.types import TP, Message
+
+from streams.kafka import ensure_topics, producer_config
+from streams.lean_consumer import refetch_offsets
+from streams.settings import Settings
+from tests.drills.drilltools import read_topic
+from tests.streams.test_kafka import Topic
+from tests.workertools import stop_process
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIRST_RUN = 200
+"""Records the first start forwards, so that the second start has a table to recover."""
+RECORDS = 1000
+QUIET = 15.0
+"""Seconds without a new forwarded record after which the worker is taken to be done."""
+
+
+def message(tp: TP, offset: int) -> Message:
+    """A consumed record of ``tp`` at ``offset``, with nothing in it."""
+    return Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"", None, tp=tp)
+
+
+def test_a_dropped_batch_is_read_again_from_the_next_record_to_deliver() -> None:
+    committed, fresh = TP("shop.events", 0), TP("shop.events", 1)
+    batch = [(committed, message(committed, 74)), (fresh, message(fresh, 5))]
+    batch += [(committed, message(committed, 75)), (fresh, message(fresh, 6))]
+
+    targets = refetch_offsets(batch, {committed: 43, fresh: None})
+
+    assert targets == {committed: 43, fresh: 5}
+
+
+@pytest.mark.slow
+def test_records_fetched_during_a_slow_seek_are_all_processed(
+    settings: Settings, unique_topic_prefix: str, tmp_path: Path
+) -> None:
+    source, sink = f"{unique_topic_prefix}source", f"{unique_topic_prefix}sink"
+    ensure_topics(settings, [Topic(source, partitions=1), Topic(sink, partitions=1)])
+    argv = [settings.bootstrap_servers, source, sink, f"{unique_topic_prefix}seek-race"]
+    log_path = tmp_path / "seek-race.log"
+    produce(settings, source, FIRST_RUN)
+    with running_app(argv, log_path):  # leaves a changelog, so the next start recovers
+        first = forwarded_offsets(settings, sink, FIRST_RUN)
+    assert len(first) == FIRST_RUN, log_path.read_text()[-2000:]
+    produce(settings, source, RECORDS - FIRST_RUN)
+
+    with running_app(argv, log_path):
+        forwarded = forwarded_offsets(settings, sink, RECORDS)
+
+    missing = sorted(set(range(RECORDS)) - forwarded)
+    assert not missing, f"{len(missing)} records never processed, e.g. {missing[:10]}"
+
+
+def produce(settings: Settings, topic: str, count: int) -> None:
+    """Append ``count`` records to ``topic``."""
+    producer = Producer(producer_config(settings))
+    for index in range(count):
+        producer.produce(topic, value=str(index).encode())
+    assert producer.flush(30) == 0
+
+
+@contextlib.contextmanager
+def running_app(argv: list[str], log_path: Path) -> Iterator[None]:
+    """Run :mod:`tests.streams.seek_race_app` with ``argv``; stop it with SIGTERM."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.streams.seek_race_app", *argv],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield
+    finally:
+        stop_process(process)
+
+
+def forwarded_offsets(settings: Settings, sink: str, expected: int) -> set[int]:
+    """The source offsets forwarded to ``sink``, once ``expected`` arrived or nothing more comes."""
+    forwarded: set[int] = set()
+    last_change = time.monotonic()
+    while len(forwarded) < expected and time.monotonic() - last_change < QUIET:
+        time.sleep(1.0)
+        now = {int(m.value() or b"-1") for m in read_topic(settings, sink)}
+        if now != forwarded:
+            forwarded, last_change = now, time.monotonic()
+    return forwarded
