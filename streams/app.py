@@ -17,6 +17,7 @@ from streams.context import Registrar, WorkerContext
 from streams.embedded_transport import use_embedded_transport
 from streams.intake import Intake
 from streams.kafka import faust_broker_options
+from streams.lean_consumer import use_lean_consume_path
 from streams.metrics import WorkerMetrics
 from streams.settings import Settings
 from streams.web import register_views, token_middleware
@@ -57,10 +58,12 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     ``embedded_broker`` adapts the transport to the embedded broker, which lists a partition's
     end short of its last record: table recovery learns the true ends by fetching, so the
     producer may send batches of many records, in send order (:mod:`streams.embedded_transport`).
+    Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`).
     """
     app = faust.App(APP_ID, **_faust_options(settings))
     if embedded_broker:
         use_embedded_transport(app)
+        use_lean_consume_path(app)
     metrics = WorkerMetrics()
     codec = make_codec(settings.schema_registry_url)
     worker = WorkerContext(app, settings, codec, metrics, Intake(app, codec, metrics))
