@@ -63,7 +63,7 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     app = faust.App(APP_ID, **_faust_options(settings))
     if embedded_broker:
         use_embedded_transport(app)
-        use_lean_consume_path(app)
+    use_lean_consume_path(app, embedded_broker=embedded_broker)
     metrics = WorkerMetrics()
     codec = make_codec(settings.schema_registry_url)
     worker = WorkerContext(app, settings, codec, metrics, Intake(app, codec, metrics))

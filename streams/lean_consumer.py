@@ -2,8 +2,9 @@
 
 Stock Faust hands each fetched record to the streams inside its own ``wait_first`` race
 against a rebalance, four asyncio tasks per record, which caps a worker at a few thousand
-records a second; here a whole fetched batch runs that race once. Fetching, with short
-waits, is the embedded broker's transport's (:mod:`streams.embedded_transport`).
+records a second; here a whole fetched batch runs that race once. Fetching is Faust's
+aiokafka consumer's on Apache Kafka and the embedded broker's transport's, with short waits,
+on the embedded broker (:mod:`streams.embedded_transport`).
 
 It also closes a race that Faust leaves open and that faster delivery made frequent: when
 streams resume after a rebalance, Faust seeks every partition back to its committed offset in
@@ -23,6 +24,7 @@ from typing import Any
 import faust
 import structlog
 from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
 from streams.embedded_transport import EmbeddedConsumer, EmbeddedTransport
@@ -52,8 +54,8 @@ def refetch_offsets(
     return targets
 
 
-class LeanConsumer(EmbeddedConsumer):
-    """The embedded broker's consumer, handing a fetched batch over to the streams in one task.
+class LeanConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer, handing a fetched batch over to the streams in one task.
 
     Everything else is Faust's: fetching, flow control, offsets, gaps, acks and commits. A
     rebalance that stops the flow cancels the rest of the batch, as it cancels the record
@@ -141,19 +143,31 @@ class LeanConsumer(EmbeddedConsumer):
             read_offsets[tp] = offset
 
 
-class LeanTransport(EmbeddedTransport):
-    """The embedded broker's transport with :class:`LeanConsumer`."""
+class LeanEmbeddedConsumer(LeanConsumer, EmbeddedConsumer):
+    """:class:`LeanConsumer` fetching as the embedded broker needs."""
+
+
+class LeanTransport(faust_aiokafka.Transport):
+    """Faust's ``kafka://`` transport with :class:`LeanConsumer`."""
 
     Consumer = LeanConsumer
 
 
-def use_lean_consume_path(app: faust.App) -> None:
+class LeanEmbeddedTransport(EmbeddedTransport):
+    """The embedded broker's transport with :class:`LeanEmbeddedConsumer`."""
+
+    Consumer = LeanEmbeddedConsumer
+
+
+def use_lean_consume_path(app: faust.App, *, embedded_broker: bool) -> None:
     """Make the app consume through :class:`LeanConsumer` into larger stream buffers.
 
-    The producer is the embedded transport's, with the app's linger: the worker sets it with
-    :func:`streams.embedded_transport.use_embedded_transport` first, the benchmark's
-    passthrough keeps Faust's. Call it right after creating the app, before any topic or
-    agent is declared.
+    On the embedded broker the transport is the embedded one (:class:`LeanEmbeddedTransport`);
+    its producer sends with the app's linger, which the worker sets with
+    :func:`streams.embedded_transport.use_embedded_transport` and the benchmark's passthrough
+    leaves at Faust's. Call it right after creating the app, before any topic or agent is
+    declared.
     """
     app.conf.stream_buffer_maxsize = STREAM_BUFFER
-    app.transport = LeanTransport(app.conf.broker_consumer, app)
+    transport = LeanEmbeddedTransport if embedded_broker else LeanTransport
+    app.transport = transport(app.conf.broker_consumer, app)

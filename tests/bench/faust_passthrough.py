@@ -19,8 +19,9 @@ from typing import cast
 
 import faust
 
+from streams.kafka import is_embedded_broker
 from streams.lean_consumer import use_lean_consume_path
-from streams.settings import EMBEDDED_SESSION_TIMEOUT
+from streams.settings import EMBEDDED_SESSION_TIMEOUT, Settings
 from tests.bench.cluster import Cluster
 from tests.bench.measure import Throughput, throughput, watch
 from tests.bench.tally import TopicTally
@@ -47,7 +48,8 @@ def passthrough_app(bootstrap: str, source: str, sink: str, *, lean: bool) -> fa
         web_enabled=False,
     )
     if lean:
-        use_lean_consume_path(app)
+        settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+        use_lean_consume_path(app, embedded_broker=is_embedded_broker(settings))
     source_topic = app.topic(source, key_serializer="raw", value_serializer="raw")
     sink_topic = app.topic(sink, key_serializer="raw", value_serializer="raw")
 

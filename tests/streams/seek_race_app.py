@@ -6,7 +6,7 @@ window from microseconds to :data:`SEEK_DELAY`, so a test meets the race every t
 once in many crash drills. The agent works slowly, so fetched records are still buffered when
 the resume clears the stream buffers. Its table makes a restarted worker recover, which starts
 fetching before streams resume. Run as ``python -m tests.streams.seek_race_app BOOTSTRAP
-SOURCE SINK GROUP``; it forwards each record's offset, as text, to the sink.
+SOURCE SINK GROUP kafka|embedded``; it forwards each record's offset, as text, to the sink.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ import faust
 from faust.types import TP
 
 from streams.embedded_transport import use_embedded_transport
-from streams.lean_consumer import LeanConsumer, LeanTransport, use_lean_consume_path
+from streams.lean_consumer import (
+    LeanConsumer,
+    LeanEmbeddedConsumer,
+    LeanEmbeddedTransport,
+    LeanTransport,
+    use_lean_consume_path,
+)
 from streams.settings import EMBEDDED_SESSION_TIMEOUT
 
 SEEK_DELAY = 1.0
@@ -37,14 +43,31 @@ class SlowSeekConsumer(LeanConsumer):
         return offsets
 
 
+class SlowSeekEmbeddedConsumer(SlowSeekConsumer, LeanEmbeddedConsumer):
+    """:class:`SlowSeekConsumer` fetching as the embedded broker needs."""
+
+
 class SlowSeekTransport(LeanTransport):
     """The lean transport with :class:`SlowSeekConsumer`."""
 
     Consumer = SlowSeekConsumer
 
 
-def seek_race_app(bootstrap: str, source: str, sink: str, group: str) -> faust.App:
-    """A worker forwarding the offset of every record of ``source`` to ``sink``, slowly."""
+class SlowSeekEmbeddedTransport(LeanEmbeddedTransport):
+    """The lean embedded transport with :class:`SlowSeekEmbeddedConsumer`."""
+
+    Consumer = SlowSeekEmbeddedConsumer
+
+
+TRANSPORTS = {"kafka": SlowSeekTransport, "embedded": SlowSeekEmbeddedTransport}
+"""The consume paths of the worker: on Apache Kafka and on the embedded broker."""
+
+
+def seek_race_app(bootstrap: str, source: str, sink: str, group: str, path: str) -> faust.App:
+    """A worker forwarding the offset of every record of ``source`` to ``sink``, slowly.
+
+    ``path`` names the consume path, a key of :data:`TRANSPORTS`.
+    """
     app = faust.App(
         group,
         broker=f"kafka://{bootstrap}",
@@ -52,9 +75,10 @@ def seek_race_app(bootstrap: str, source: str, sink: str, group: str) -> faust.A
         broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
         web_enabled=False,
     )
-    use_embedded_transport(app)
-    use_lean_consume_path(app)
-    app.transport = SlowSeekTransport(app.conf.broker_consumer, app)
+    if path == "embedded":  # as the worker does
+        use_embedded_transport(app)
+    use_lean_consume_path(app, embedded_broker=path == "embedded")
+    app.transport = TRANSPORTS[path](app.conf.broker_consumer, app)  # the same, slow to seek
     source_topic = app.topic(source, key_serializer="raw", value_serializer="raw")
     sink_topic = app.topic(sink, key_serializer="raw", value_serializer="raw")
     forwarded = app.Table("forwarded", default=int, partitions=1)
@@ -71,8 +95,8 @@ def seek_race_app(bootstrap: str, source: str, sink: str, group: str) -> faust.A
 
 def main() -> None:
     """Run the worker in the foreground until SIGTERM."""
-    bootstrap, source, sink, group = sys.argv[1:5]
-    app = seek_race_app(bootstrap, source, sink, group)
+    bootstrap, source, sink, group, path = sys.argv[1:6]
+    app = seek_race_app(bootstrap, source, sink, group, path)
     faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
 
 

@@ -45,12 +45,13 @@ def test_a_dropped_batch_is_read_again_from_the_next_record_to_deliver() -> None
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("path", ["embedded", "kafka"])
 def test_records_fetched_during_a_slow_seek_are_all_processed(
-    settings: Settings, unique_topic_prefix: str, tmp_path: Path
+    settings: Settings, unique_topic_prefix: str, tmp_path: Path, path: str
 ) -> None:
     source, sink = f"{unique_topic_prefix}source", f"{unique_topic_prefix}sink"
     ensure_topics(settings, [Topic(source, partitions=1), Topic(sink, partitions=1)])
-    argv = [settings.bootstrap_servers, source, sink, f"{unique_topic_prefix}seek-race"]
+    argv = [settings.bootstrap_servers, source, sink, f"{unique_topic_prefix}seek-race", path]
     log_path = tmp_path / "seek-race.log"
     produce(settings, source, FIRST_RUN)
     with running_app(argv, log_path):  # leaves a changelog, so the next start recovers
