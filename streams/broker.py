@@ -75,15 +75,22 @@ class EmbeddedBroker:
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`. Its output goes to
     ``log_path`` when given, else to an anonymous temporary file; either way the last line
-    is quoted when the broker dies while starting.
+    is quoted when the broker dies while starting. A ``cluster_id`` other than Tansu's own
+    makes journeyhub take the broker for Apache Kafka (:func:`streams.kafka.is_embedded_broker`),
+    which lets tests run the worker's Kafka path.
     """
 
     def __init__(
-        self, port: int = 19092, host: str = "127.0.0.1", log_path: Path | None = None
+        self,
+        port: int = 19092,
+        host: str = "127.0.0.1",
+        log_path: Path | None = None,
+        cluster_id: str | None = None,
     ) -> None:
         self.port = port
         self.host = host
         self.log_path = log_path
+        self.cluster_id = cluster_id
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._log_start = 0
@@ -166,6 +173,7 @@ class EmbeddedBroker:
             listener,
             "--storage-engine",
             "memory://tansu/",
+            *(["--cluster-id", self.cluster_id] if self.cluster_id else []),
         ]
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed arguments, resolved binary

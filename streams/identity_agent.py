@@ -14,13 +14,14 @@ bottleneck, and the graph would have to be sharded by identifier with a merge pr
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import structlog
+from faust.types import RecordMetadata
 
 from schemas.codec import Codec
 from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC
@@ -35,6 +36,7 @@ from streams.identity import (
     owners,
     resolve,
 )
+from streams.in_order_producer import delivered_in_order
 from streams.intake import Place, SourceRecord, send_dead_letter
 from streams.metrics import WorkerMetrics
 from streams.privacy import Erasure, suppression_key
@@ -158,7 +160,7 @@ class ForwardedEvent:
         value: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         partition: int | None = None,
-    ) -> None:
+    ) -> Awaitable[RecordMetadata]:
         """Send the event on, keyed anew, with its origin in the headers.
 
         Args:
@@ -167,6 +169,9 @@ class ForwardedEvent:
             value: What to send instead of the original bytes, e.g. a command's payload.
             headers: Headers for the next hop, e.g. ``{COMMAND_HEADER: MERGE}``.
             partition: The partition to send to; default the key's.
+
+        Returns:
+            The delivery, done once the broker has the record.
         """
         pairs = {
             ORIGIN_TOPIC: self.topic,
@@ -176,7 +181,7 @@ class ForwardedEvent:
         }
         if self.key is not None:
             pairs[ORIGIN_KEY] = self.key.decode("utf-8")
-        await topic.send(
+        return await topic.send(
             key=key,
             value=self.raw if value is None else value,
             partition=partition,
@@ -302,14 +307,21 @@ class IdentityResolver:
             occurred_at=event_time(forwarded.topic, value),
         )
         customer_id = resolution.customer_id
-        # Outputs first, then the graph, and they reach the broker in that order
-        # (streams.in_order_producer): a crash in between replays the event, whose merges a
-        # graph already written would hide.
-        for merge in resolution.merges:
-            command = {COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor}
-            await forwarded.send(self._profiles, merge.absorbed, headers=command)
+        # Outputs first, then the graph, and they reach the broker in that order: a crash in
+        # between replays the event, whose merges and objections a graph already written
+        # would hide.
+        deliveries = [
+            await forwarded.send(
+                self._profiles,
+                merge.absorbed,
+                headers={COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor},
+            )
+            for merge in resolution.merges
+        ]
         objections = self._objections(resolution) if resolution.created else None
-        await forwarded.send(self._profiles, customer_id, headers=objections)
+        deliveries.append(await forwarded.send(self._profiles, customer_id, headers=objections))
+        if resolution.merges or objections:
+            await delivered_in_order(self._app, deliveries)
         if forwarded.topic == "rfid.production":
             resolved = {CUSTOMER_HEADER: customer_id}
             await forwarded.send(self._tracking, value["chip_id"], headers=resolved)

@@ -13,8 +13,8 @@ sent. Records still share requests, and the linger still gathers them, except wh
 waits for an acknowledgement (:func:`acknowledged`): then they leave at once. On a cluster of
 several brokers each has its own requests and the order holds per broker only: there, leads,
 jobs, budget actuals and alerts are acknowledged before the state that remembers them is
-written (:mod:`streams.journey_agent`, :mod:`streams.budget_agent`); the merge commands of the
-identity resolver and the profile agent are not yet.
+written (:mod:`streams.journey_agent`, :mod:`streams.budget_agent`), and so are the merge
+commands of the identity resolver and the profile agent (:func:`delivered_in_order`).
 """
 
 from __future__ import annotations
@@ -90,3 +90,14 @@ async def acknowledged(app: faust.App, deliveries: Iterable[Awaitable[Any]]) -> 
     if isinstance(producer, InOrderProducer):
         producer.end_lingers()
     await asyncio.gather(*deliveries)
+
+
+async def delivered_in_order(app: faust.App, deliveries: Iterable[Awaitable[Any]]) -> None:
+    """Make sure ``deliveries`` reach the broker before any record sent after them.
+
+    The in-order producer writes to a single broker in send order, so there is nothing to
+    wait for. Any other producer may write to several brokers, each in its own order: then
+    this waits for the acknowledgements.
+    """
+    if not isinstance(app.producer, InOrderProducer):
+        await acknowledged(app, deliveries)

@@ -26,6 +26,7 @@ from streams.identity_agent import (
     ForwardedEvent,
     internal_topic,
 )
+from streams.in_order_producer import delivered_in_order
 from streams.journey_agent import SWEEP, Journey, start_interest_sweep
 from streams.privacy import Objection, honour_objections
 from streams.privacy_agent import PrivacyDesk
@@ -158,8 +159,11 @@ class ProfileAgent:
         if stored is not None:
             payload = json.dumps(stored).encode("utf-8")
             command = {COMMAND_HEADER: MERGE_IN}
-            await forwarded.send(self._inbox, survivor_id, value=payload, headers=command)
-            await self._output.send(key=absorbed_id.encode("utf-8"), value=None)
+            handover = await forwarded.send(
+                self._inbox, survivor_id, value=payload, headers=command
+            )
+            deletion = await self._output.send(key=absorbed_id.encode("utf-8"), value=None)
+            await delivered_in_order(self._app, [handover, deletion])
             self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
             del self.profiles[absorbed_id]
             self._metrics.profiles.dec()
