@@ -23,6 +23,7 @@ from typing import Any
 
 import faust
 import structlog
+from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
@@ -118,12 +119,13 @@ class LeanConsumer(faust_aiokafka.Consumer):
         nothing of it is delivered; the partitions go back to the next record to deliver.
         """
         await self._no_seek_running.wait()
-        assigned = self.assignment()
         targets = refetch_offsets(batch, self._read_offset)
         log.info("fetch_overlapped_seek", records=len(batch), partitions=len(targets))
         for tp, offset in targets.items():
-            if tp in assigned:  # a revoked partition is read again by its next owner
+            try:
                 await self.seek(tp, offset)
+            except IllegalStateError:  # revoked meanwhile: its next owner reads it again
+                log.info("refetch_of_revoked_partition", topic=tp.topic, partition=tp.partition)
 
     async def _deliver(self, batch: Sequence[tuple[TP, Message]]) -> None:
         """Hand records to the streams in order, skipping any already read (after a seek)."""
