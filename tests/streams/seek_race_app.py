@@ -2,11 +2,12 @@
 
 When streams resume after a rebalance, Faust seeks to the committed offsets in the consumer's
 thread and resets its read offsets after that, while fetching goes on. A slow seek widens that
-window from microseconds to :data:`SEEK_DELAY`, so a test meets the race every time instead of
-once in many crash drills. The agent works slowly, so fetched records are still buffered when
-the resume clears the stream buffers. Its table makes a restarted worker recover, which starts
-fetching before streams resume. Run as ``python -m tests.streams.seek_race_app BOOTSTRAP
-SOURCE SINK GROUP kafka|embedded``; it forwards each record's offset, as text, to the sink.
+window from microseconds to :data:`SEEK_DELAY`, so a test meets the race on every run, not
+now and then as the crash drill did. The agent works slowly, so fetched records are still
+buffered when the resume clears the stream buffers. Its table makes a restarted worker
+recover, which starts fetching before streams resume. Run as ``python -m
+tests.streams.seek_race_app BOOTSTRAP SOURCE SINK GROUP kafka|embedded``; it forwards each
+record's offset, as text, to the sink.
 """
 
 from __future__ import annotations
