@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 from faust.types import TP, Message
 
-from streams.kafka import ensure_topics, producer_config
+from streams.kafka import ensure_topics
 from streams.lean_consumer import refetch_offsets
 from streams.settings import Settings
-from tests.drills.drilltools import read_topic
+from tests.drills.drilltools import Component, produce_raw, read_topic
 from tests.streams.test_kafka import Topic
-from tests.workertools import stop_process
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FIRST_RUN = 200
 """Records the first start forwards, so that the second start has a table to recover."""
 RECORDS = 1000
@@ -47,48 +39,34 @@ def test_a_dropped_batch_is_read_again_from_the_next_record_to_deliver() -> None
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["embedded", "kafka"])
 def test_records_fetched_during_a_slow_seek_are_all_processed(
-    settings: Settings, unique_topic_prefix: str, tmp_path: Path, path: str
+    settings: Settings, test_env: dict[str, str], unique_topic_prefix: str, path: str
 ) -> None:
     source, sink = f"{unique_topic_prefix}source", f"{unique_topic_prefix}sink"
     ensure_topics(settings, [Topic(source, partitions=1), Topic(sink, partitions=1)])
     argv = [settings.bootstrap_servers, source, sink, f"{unique_topic_prefix}seek-race", path]
-    log_path = tmp_path / "seek-race.log"
-    produce(settings, source, FIRST_RUN)
-    with running_app(argv, log_path):  # leaves a changelog, so the next start recovers
+    app = Component.module(test_env, "seek-race", "tests.streams.seek_race_app", *argv)
+    produce_raw(settings, source, records(0, FIRST_RUN))
+    app.start()  # leaves a changelog, so the next start recovers
+    try:
         first = forwarded_offsets(settings, sink, FIRST_RUN)
-    assert len(first) == FIRST_RUN, log_path.read_text()[-2000:]
-    produce(settings, source, RECORDS - FIRST_RUN)
+    finally:
+        app.stop()
+    assert len(first) == FIRST_RUN, app.log_tail()
+    produce_raw(settings, source, records(FIRST_RUN, RECORDS))
 
-    with running_app(argv, log_path):
+    app.start()
+    try:
         forwarded = forwarded_offsets(settings, sink, RECORDS)
+    finally:
+        app.stop()
 
     missing = sorted(set(range(RECORDS)) - forwarded)
     assert not missing, f"{len(missing)} records never processed, e.g. {missing[:10]}"
 
 
-def produce(settings: Settings, topic: str, count: int) -> None:
-    """Append ``count`` records to ``topic``."""
-    producer = Producer(producer_config(settings))
-    for index in range(count):
-        producer.produce(topic, value=str(index).encode())
-    assert producer.flush(30) == 0
-
-
-@contextlib.contextmanager
-def running_app(argv: list[str], log_path: Path) -> Iterator[None]:
-    """Run :mod:`tests.streams.seek_race_app` with ``argv``; stop it with SIGTERM."""
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.streams.seek_race_app", *argv],
-            cwd=REPO_ROOT,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield
-    finally:
-        stop_process(process)
+def records(start: int, end: int) -> Iterator[tuple[bytes, bytes]]:
+    """Keys and values of the records ``start`` to ``end`` (excluded): no key, the index."""
+    return ((b"", str(index).encode()) for index in range(start, end))
 
 
 def forwarded_offsets(settings: Settings, sink: str, expected: int) -> set[int]:
