@@ -42,6 +42,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         **faust_broker_options(settings),
         "store": store,
         "datadir": str(settings.data_dir / "worker"),
+        "table_standby_replicas": settings.standby_replicas,
         "web_port": settings.web_port,
         "web_bind": settings.web_host,
         "web_host": settings.web_host,

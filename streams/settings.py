@@ -115,6 +115,7 @@ def _check_fault_steps(faults: dict[str, int]) -> dict[str, int]:
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SessionTimeoutMs = Annotated[int, Field(ge=1000, le=3_600_000)]
+StandbyReplicas = Annotated[int, Field(ge=0, le=3)]
 BootstrapServers = Annotated[str, AfterValidator(_check_bootstrap_servers)]
 PhoneRegion = Annotated[str, BeforeValidator(_upper), AfterValidator(_check_region)]
 WebUrl = Annotated[str, _url_with_scheme("http", "https")]
@@ -197,6 +198,9 @@ class Settings(BaseSettings):
     )
     state_store: Annotated[StateStore, BeforeValidator(_lower)] = _env(
         "JOURNEYHUB_STATE", _choices(StateStore), "rocksdb"
+    )
+    standby_replicas: StandbyReplicas = _env(
+        "JOURNEYHUB_STANDBY_REPLICAS", "a number of standby copies from 0 to 3", 1
     )
     default_responsible: Email | None = _env(
         "JOURNEYHUB_RESPONSIBLE", "an e-mail address such as 'ops@example.com'"

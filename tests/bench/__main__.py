@@ -32,6 +32,8 @@ from tests.bench.state_size import profile_state
 _T = TypeVar("_T")
 PIPELINE_TIMEOUT = 120.0
 CONNECTOR_TIMEOUT = 60.0
+NO_STANDBY = {"JOURNEYHUB_STANDBY_REPLICAS": "0"}
+"""Two workers without a standby copy of each other's tables: what the copies cost."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -130,6 +132,14 @@ def main() -> None:
             result.two_workers = attempt(
                 result, "pipeline with two workers",
                 lambda: run_pipeline(cluster, pipeline_mix, 2, log_dir, PIPELINE_TIMEOUT),
+            )  # fmt: skip
+    with console.status("(d) pipeline with two workers, no standby copies"):
+        with fresh_cluster(log_dir) as cluster:
+            result.two_workers_no_standby = attempt(
+                result, "pipeline with two workers, no standby copies",
+                lambda: run_pipeline(
+                    cluster, pipeline_mix, 2, log_dir, PIPELINE_TIMEOUT, settings=NO_STANDBY
+                ),
             )  # fmt: skip
     with console.status(f"(c) latency at {args.rate:,} events/s"):
         with fresh_cluster(log_dir) as cluster:

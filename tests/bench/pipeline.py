@@ -8,7 +8,7 @@ letters) stopped growing: whatever the registered domains do is waited for, unna
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +60,12 @@ def run_pipeline(
     log_dir: Path,
     timeout: float,
     profiler: Profiler | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> PipelineRun:
     """Preload the mix, start ``workers`` workers at once and time them through it.
 
-    With a ``profiler``, the first worker is profiled from its first event to the end.
+    With a ``profiler``, the first worker is profiled from its first event to the end;
+    ``settings`` are environment variables of every worker, e.g. a standby count.
 
     Raises:
         RuntimeError: A worker exited.
@@ -71,7 +73,7 @@ def run_pipeline(
     prepare_sources(cluster, mix)
     with (
         TopicTally(cluster, OUTPUT_TOPICS) as outputs,
-        running_workers(cluster, workers, log_dir) as processes,
+        running_workers(cluster, workers, log_dir, settings) as processes,
     ):
         try:
             return _until_settled(processes, outputs, len(mix), timeout, profiler)

@@ -81,10 +81,20 @@ def cluster_env(cluster: Cluster, data_dir: Path) -> dict[str, str]:
 class WorkerProcess(BenchProcess):
     """A `journeyhub worker` on a free web port, read through its /metrics."""
 
-    def __init__(self, cluster: Cluster, data_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        data_dir: Path,
+        log_path: Path,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**cluster_env(cluster, data_dir), "JOURNEYHUB_WEB_PORT": str(self.port)}
+        env = {
+            **cluster_env(cluster, data_dir),
+            "JOURNEYHUB_WEB_PORT": str(self.port),
+            **(settings or {}),
+        }
         super().__init__(["worker"], env, log_path)
 
     @property
@@ -112,13 +122,19 @@ class WorkerProcess(BenchProcess):
 
 
 @contextlib.contextmanager
-def running_workers(cluster: Cluster, count: int, log_dir: Path) -> Iterator[list[WorkerProcess]]:
-    """Start ``count`` workers at once (one consumer group); stop them all on exit."""
+def running_workers(
+    cluster: Cluster, count: int, log_dir: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[list[WorkerProcess]]:
+    """Start ``count`` workers at once (one consumer group); stop them all on exit.
+
+    ``settings`` are environment variables of every worker, beside those of the cluster.
+    """
     workers: list[WorkerProcess] = []
     try:
         for index in range(count):
             name = f"worker-{cluster.run_id}-{index}"
-            workers.append(WorkerProcess(cluster, log_dir / name, log_dir / f"{name}.log"))
+            log_path = log_dir / f"{name}.log"
+            workers.append(WorkerProcess(cluster, log_dir / name, log_path, settings))
         yield workers
     finally:
         for worker in workers:

@@ -31,6 +31,7 @@ class BenchResult:
     domain: Throughput | None = None
     one_worker: PipelineRun | None = None
     two_workers: PipelineRun | None = None
+    two_workers_no_standby: PipelineRun | None = None
     latency: LatencyRun | None = None
     sustained_latency: LatencyRun | None = None
     connector: ConnectorRun | None = None
@@ -50,10 +51,14 @@ class BenchResult:
 
     @property
     def scale2(self) -> float:
-        """Two workers' rate over one worker's."""
-        if not (self.one_worker and self.two_workers and self.pipeline_eps):
+        """Two workers' rate over one worker's, with the default standby copies."""
+        return self.over_one_worker(self.two_workers)
+
+    def over_one_worker(self, run: PipelineRun | None) -> float:
+        """A run's rate over one worker's; 0 when either failed."""
+        if not (run and self.pipeline_eps):
             return 0.0
-        return self.two_workers.throughput.eps / self.pipeline_eps
+        return run.throughput.eps / self.pipeline_eps
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -113,6 +118,12 @@ def render_table(result: BenchResult, console: Console) -> None:
     table.add_row(*_pipeline_row("(c) journeyhub pipeline, 1 worker", one, ""))
     table.add_row(
         *_pipeline_row("(d) journeyhub pipeline, 2 workers", two, f"x{result.scale2:.2f}, ")
+    )
+    bare = result.two_workers_no_standby
+    table.add_row(
+        *_pipeline_row(
+            "(d) same, no standby copies", bare, f"x{result.over_one_worker(bare):.2f}, "
+        )
     )
     for latency in (result.latency, result.sustained_latency):
         if latency is not None:

@@ -1,9 +1,11 @@
 import math
 
+from rich.console import Console
+
 from tests.bench.latency import LatencyRun, sustainable_rate
 from tests.bench.measure import Series, Throughput, throughput
 from tests.bench.pipeline import PipelineRun
-from tests.bench.report import BenchResult, summary_line
+from tests.bench.report import BenchResult, render_table, summary_line
 
 
 def series(*samples: tuple[float, int]) -> Series:
@@ -73,3 +75,19 @@ def test_the_sustained_load_is_half_a_workers_rate_in_steps_of_fifty() -> None:
     assert sustainable_rate(311.0) == 150
     assert sustainable_rate(99.0) == 0
     assert sustainable_rate(0.0) == 0
+
+
+def test_the_table_compares_two_workers_without_standby_copies_with_one() -> None:
+    result = BenchResult(
+        events=1000,
+        one_worker=PipelineRun(1, Throughput(1000, 0.5), outputs=10),
+        two_workers=PipelineRun(2, Throughput(1000, 0.625), outputs=10),
+        two_workers_no_standby=PipelineRun(2, Throughput(1000, 0.4), outputs=10),
+    )
+    console = Console(record=True, width=200)
+
+    render_table(result, console)
+
+    rows = console.export_text().splitlines()
+    assert any("2 workers" in row and "x0.80" in row for row in rows)
+    assert any("no standby copies" in row and "x1.25" in row for row in rows)

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from streams.app import create_worker
 from streams.errors import SettingsError
 from streams.settings import Settings
 
@@ -28,6 +29,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.log_format == "json"
     assert settings.default_region == "DE"
     assert settings.state_store == "rocksdb"
+    assert settings.standby_replicas == 1
     assert settings.rules_path is None
     assert settings.session_timeout == 6.0
 
@@ -209,6 +211,15 @@ def test_region_and_responsible_are_validated() -> None:
     )
     assert settings.default_region == "AT"
     assert settings.default_responsible == "ops@example.com"
+
+
+def test_standby_copies_reach_the_worker_and_are_bounded() -> None:
+    settings = Settings.from_env({"JOURNEYHUB_STANDBY_REPLICAS": "0", "JOURNEYHUB_STATE": "memory"})
+
+    assert create_worker(settings).app.conf.table_standby_replicas == 0
+    assert settings_error(JOURNEYHUB_STANDBY_REPLICAS="4").startswith(
+        "JOURNEYHUB_STANDBY_REPLICAS: expected a number of standby copies from 0 to 3, got '4'"
+    )
 
 
 def test_unknown_and_empty_variables_are_ignored() -> None:
