@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import faust
 import structlog
 
+from streams.bursts import run_in_bursts
 from streams.campaign_agent import CAMPAIGN, CAMPAIGN_REQUESTS, CampaignDesk
 from streams.context import WorkerContext
 from streams.identity_agent import (
@@ -45,8 +46,8 @@ MERGE_IN = "merge-in"
 BATCH_SIZE = 500
 """Most events applied before the profiles they changed are emitted."""
 BATCH_SECONDS = 0.2
-"""Longest wait for more events before emitting: what a burst may coalesce, and what every
-profile emission waits at most (part of the end-to-end latency)."""
+"""Longest wait of an event for the emission of its profile while events keep coming; a
+burst that ends sooner is emitted at once (:mod:`streams.bursts`)."""
 NOT_REPLAYABLE = frozenset({MERGE_IN, SWEEP})
 """Commands whose value is not a source event's bytes: a failure is counted, not dead-lettered."""
 
@@ -81,21 +82,17 @@ class ProfileAgent:
 
         @app.agent(self._inbox, name="profiles")
         async def profiles(stream: faust.StreamT[bytes]) -> None:
-            # take() buffers in a background task, and tables accept writes only while the
-            # stream iterates an event: a processor applies each event in that iteration,
-            # the batch loop then emits what the batch changed, before take() acks it.
-            stream.add_processor(self._apply)
-            async for _batch in stream.take(BATCH_SIZE, within=BATCH_SECONDS):
-                await self._emit_changed()
+            await run_in_bursts(
+                stream, self._apply, self._emit_changed, most=BATCH_SIZE, longest=BATCH_SECONDS
+            )
 
-    async def _apply(self, value: bytes) -> bytes:
-        """Stream processor: apply one event or command; dead-letter it when it fails."""
-        event = faust.current_event()
-        if event is None or event.key is None:
-            return value
+    async def _apply(self, event: faust.EventT) -> None:
+        """Apply one event or command; dead-letter it when it fails."""
+        if event.key is None:
+            return
         forwarded = ForwardedEvent.read(event)
         if forwarded is None:
-            return value
+            return
         customer_id = str(event.key)
         with self._processing.time():
             try:
@@ -116,7 +113,6 @@ class ProfileAgent:
                     await self._apply_event(customer_id, forwarded)
             except Exception as error:  # whatever fails one event dead-letters that event
                 await self._failed(customer_id, forwarded, error)
-        return value
 
     async def _apply_event(self, customer_id: str, forwarded: ForwardedEvent) -> None:
         record = forwarded.decode(self._codec)
