@@ -7,6 +7,10 @@ batch only when it is full or when a fixed window ends: at a low load every even
 the window (up to 200 ms of end-to-end latency). Here a batch also ends when the stream has
 nothing more waiting: under load batches grow and outputs coalesce, and a lone event is
 flushed at once.
+
+A rebalance may clear the stream's buffer while a burst is open; the burst is then flushed
+with the next event. Its events stay unacknowledged meanwhile, so whoever owns their partitions
+next reads them again and emits what they changed.
 """
 
 from __future__ import annotations
