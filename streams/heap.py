@@ -2,10 +2,9 @@
 
 A full collection walks every object the collector tracks, and a worker holds a large heap
 that never dies: Faust, aiokafka, the schemas and rules, and the tables it recovered. Walking
-it took 80 to 140 ms each time, several times a minute, with every stream of the worker
-standing still meanwhile: the slowest end-to-end latencies at a low load were these pauses.
-Once a rebalance is complete (start-up done, tables recovered), the heap is frozen: later
-collections walk only what came after.
+it took 80 to 150 ms each time, several times a minute under load, with every stream of the
+worker standing still meanwhile. Once a rebalance is complete (start-up done, tables
+recovered), the heap is frozen: later collections walk only what came after.
 
 What is frozen is never collected as cyclic garbage, even if it dies later; it is freed
 anyway when nothing refers to it (most objects), so the cost is at most a few leftover
