@@ -18,7 +18,7 @@ from faust.types import TableT
 
 from streams.campaigns import CampaignSummary, run_campaign
 from streams.context import WorkerContext
-from streams.identity_agent import COMMAND_HEADER, ForwardedEvent, internal_topic
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
 from streams.in_order_producer import acknowledged
 from streams.intake import SourceRecord
 from streams.journey_agent import Journey

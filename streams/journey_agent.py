@@ -17,7 +17,8 @@ from faust.types import RecordMetadata, TableT
 
 from streams.contact import Channel, Job, decide, outbound_record, record_contact
 from streams.context import WorkerContext
-from streams.identity_agent import COMMAND_HEADER, PROFILE_EVENTS, ForwardedEvent
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent
+from streams.identity_agent import PROFILE_EVENTS
 from streams.in_order_producer import acknowledged
 from streams.profile import Profile
 from streams.rules import Rules

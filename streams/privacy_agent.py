@@ -14,14 +14,8 @@ import structlog
 from faust.types import TableT
 
 from streams.context import WorkerContext
-from streams.identity_agent import (
-    COMMAND_HEADER,
-    ERASE_LINKS,
-    IDENTITY_EVENTS,
-    ForwardedEvent,
-    PrivacyResponses,
-    internal_topic,
-)
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
+from streams.identity_agent import ERASE_LINKS, IDENTITY_EVENTS, PrivacyResponses
 from streams.privacy import access_response, erase
 from streams.profile import Profile
 

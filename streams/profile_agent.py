@@ -17,15 +17,13 @@ import structlog
 from streams.bursts import run_in_bursts
 from streams.campaign_agent import CAMPAIGN, CAMPAIGN_REQUESTS, CampaignDesk
 from streams.context import WorkerContext
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
 from streams.identity_agent import (
-    COMMAND_HEADER,
     MERGE,
     OBJECTIONS_HEADER,
     PRIVACY_REQUESTS,
     PROFILE_EVENTS,
     SURVIVOR_HEADER,
-    ForwardedEvent,
-    internal_topic,
 )
 from streams.in_order_producer import delivered_in_order
 from streams.journey_agent import SWEEP, Journey, start_interest_sweep

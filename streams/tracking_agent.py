@@ -10,12 +10,8 @@ import faust
 import structlog
 
 from streams.context import WorkerContext
-from streams.identity_agent import (
-    CUSTOMER_HEADER,
-    TRACKING_EVENTS,
-    ForwardedEvent,
-    internal_topic,
-)
+from streams.forwarded import ForwardedEvent, internal_topic
+from streams.identity_agent import CUSTOMER_HEADER, TRACKING_EVENTS
 from streams.production import ChipTrack, apply_step
 
 log = structlog.get_logger(__name__)
