@@ -13,6 +13,7 @@ import faust
 from schemas.catalog import CATALOG
 from schemas.codec import make_codec
 from streams import budget_agent, customer_api, identity_agent, profile_agent, tracking_agent
+from streams.bursts import run_in_bursts
 from streams.context import Registrar, WorkerContext
 from streams.embedded_transport import use_embedded_transport
 from streams.intake import Intake
@@ -24,6 +25,14 @@ from streams.web import register_views, token_middleware
 
 APP_ID = "journeyhub"
 SOURCE_TOPICS = tuple(spec.name for spec in CATALOG.values() if spec.kind == "source")
+BURST_SIZE = 500
+"""Most source records taken in before the intake sends what they gathered."""
+BURST_SECONDS = 0.05
+"""Longest wait of a source record for the end of its burst while records keep coming.
+
+Short, as every event of a person waits this long before the resolver sees it; 50 ms at a
+load of 2,000 events per second still bundles a hundred of them.
+"""
 
 
 DOMAINS: tuple[Registrar, ...] = (
@@ -71,10 +80,14 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
 
     sources = app.topic(*SOURCE_TOPICS, key_serializer="raw", value_serializer="raw")
 
+    async def take_in(event: faust.EventT) -> None:
+        await worker.intake.process(event, worker.handlers)
+
     @app.agent(sources, name="intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await worker.intake.process(event, worker.handlers)
+        await run_in_bursts(
+            stream, take_in, worker.intake.end_burst, most=BURST_SIZE, longest=BURST_SECONDS
+        )
 
     async def mark_ready(sender: faust.App, **_: Any) -> None:
         worker.ready = True

@@ -2,7 +2,8 @@
 
 Source events of people pass one single-partition topic, so the identity graph has one
 writer and links form one total order: merges come out the same on every replay. Privacy
-requests pass it too: they are looked up here, and an erasure's links are removed here.
+requests pass it too: they are looked up here, and an erasure's links are removed here. The
+intake sends them in bundles, one record per burst (:mod:`streams.bundles`).
 
 Why one partition: resolution reads the identities of any key (an e-mail may belong to the
 person of another partition), and one writer makes merges deterministic and idempotent
@@ -21,6 +22,7 @@ from typing import Any
 import faust
 import structlog
 
+from streams.bundles import BundleError, BundleSender, decode_bundle, is_bundle
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
 from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
@@ -133,34 +135,49 @@ class IdentityResolver:
         )
         self.objections = app.Table(IDENTITY_OBJECTIONS_TABLE, key_type=str, partitions=1)
         self._responses = PrivacyResponses(worker)
+        self._bundle = BundleSender(self._inbox, partition=0)
+        worker.intake.at_burst_end(self._bundle.send)
 
         @app.agent(self._inbox, name="identity-resolver")
         async def resolver(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
-                with self._processing.time():
-                    await self._process(event)
+                await self._process(event)
 
     async def forward(self, record: SourceRecord) -> None:
-        """Intake handler: send an event of a person to the resolver.
+        """Intake handler: add an event of a person to the resolver's next bundle.
 
         Raises:
             InvalidRecordError: The event names nobody; the intake dead-letters it.
         """
         require_identifier(record)
-        await ForwardedEvent.from_record(record).send(self._inbox, record.key)
-
-    async def _process(self, event: faust.EventT) -> None:
-        forwarded = ForwardedEvent.read(event)
-        if forwarded is None:
-            return
-        try:
-            await self._resolve(forwarded)
-        except Exception as error:  # whatever fails one event dead-letters that event
-            await forwarded.dead_letter(self._app, self._metrics, error)
+        await self._bundle.add(ForwardedEvent.from_record(record))
 
     async def forward_privacy_request(self, record: SourceRecord) -> None:
-        """Intake handler: send a privacy request to the resolver, in line with the events."""
-        await ForwardedEvent.from_record(record).send(self._inbox, record.key)
+        """Intake handler: add a privacy request to the bundle, in line with the events."""
+        await self._bundle.add(ForwardedEvent.from_record(record))
+
+    async def _process(self, event: faust.EventT) -> None:
+        """Resolve a bundle's events one by one, or the one event or command of a record."""
+        if not is_bundle(event):
+            forwarded = ForwardedEvent.read(event)
+            if forwarded is not None:
+                await self._resolve_or_dead_letter(forwarded)
+            return
+        try:
+            bundle = decode_bundle(event.message.value or b"")
+        except BundleError as error:
+            log.error("bundle_unreadable", offset=event.message.offset, error=str(error))
+            self._metrics.dead_letters.labels(topic=IDENTITY_EVENTS, reason="BundleError").inc()
+            return
+        for forwarded in bundle:
+            await self._resolve_or_dead_letter(forwarded)
+
+    async def _resolve_or_dead_letter(self, forwarded: ForwardedEvent) -> None:
+        with self._processing.time():
+            try:
+                await self._resolve(forwarded)
+            except Exception as error:  # whatever fails one event dead-letters that event
+                await forwarded.dead_letter(self._app, self._metrics, error)
 
     async def _resolve(self, forwarded: ForwardedEvent) -> None:
         if forwarded.command == ERASE_LINKS:

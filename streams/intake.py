@@ -77,15 +77,31 @@ async def send_dead_letter(
 
 
 Handler = Callable[[SourceRecord], Awaitable[None]]
+BurstEnd = Callable[[], Awaitable[None]]
+"""Sends what a handler gathered over a burst of source records (:mod:`streams.bundles`)."""
 
 
 class Intake:
-    """Decodes raw records and hands them to the handler registered for their topic."""
+    """Decodes raw records and hands them to the handler registered for their topic.
+
+    The intake agent reads its records in bursts (:mod:`streams.bursts`): a handler may gather
+    its outputs and send them when the burst ends, before the burst's records are acknowledged.
+    """
 
     def __init__(self, app: faust.App, codec: Codec, metrics: WorkerMetrics) -> None:
         self._app = app
         self._codec = codec
         self._metrics = metrics
+        self._burst_ends: list[BurstEnd] = []
+
+    def at_burst_end(self, send: BurstEnd) -> None:
+        """Run ``send`` at the end of every burst, before its records are acknowledged."""
+        self._burst_ends.append(send)
+
+    async def end_burst(self) -> None:
+        """Send what the handlers gathered over the burst that ends."""
+        for send in self._burst_ends:
+            await send()
 
     async def dead_letter(self, event: faust.EventT, error: BaseException) -> None:
         """Send the event's original key and value bytes to ``dlq.<topic>`` with the reason."""

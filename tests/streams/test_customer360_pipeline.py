@@ -13,13 +13,23 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from schemas.codec import make_codec
 from schemas.jsonconv import json_to_record
 from streams.broker import EmbeddedBroker, free_port
+from streams.bundles import BUNDLE, decode_bundle
 from streams.errors import InvalidRecordError
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent
 from streams.identity import derive_customer_id
+from streams.identity_agent import IDENTITY_EVENTS
 from streams.kafka import is_embedded_broker
 from streams.settings import Settings
 from tests.clitools import run_cli
@@ -198,6 +208,32 @@ def as_tailed(value: bytes) -> str:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return "base64:" + base64.b64encode(value).decode("ascii")
+
+
+def read_all(env: dict[str, str], topic: str) -> list[Message]:
+    """Every record of a one-partition topic, from its first to its last."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"],
+            "group.id": f"read-all-{uuid.uuid4().hex}",
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    records: list[Message] = []
+    try:
+        while (record := consumer.poll(10)) is not None:
+            error = record.error()
+            if error is None:
+                records.append(record)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                return records
+            else:
+                raise AssertionError(error)
+    finally:
+        consumer.close()
+    msg = f"{topic}: no end of partition within 10 s"
+    raise AssertionError(msg)
 
 
 def by_phone(phone: str) -> str:
@@ -418,6 +454,45 @@ def test_bad_events_are_dead_lettered_unchanged_and_the_stream_goes_on(
     undecodable = letters[f"garbage-{run}"]
     assert undecodable["value"] == as_tailed(garbage)
     assert undecodable["headers"]["error.class"].startswith("schemas.errors.")
+
+
+def test_a_burst_of_events_reaches_the_resolver_in_bundles_that_keep_their_origin(
+    test_env: dict[str, str],
+) -> None:
+    visitor = Person()
+    codec = make_codec(None)
+    values = [
+        codec.encode(
+            "shop.events", json_to_record("shop.events", product_view(visitor, f"v{n}", n))
+        )
+        for n in range(4)
+    ]
+    places: list[tuple[str, int, int]] = []
+    with running_worker(test_env) as base:
+        producer = Producer({"bootstrap.servers": test_env["KAFKA_BOOTSTRAP_SERVERS"]})
+        for value in values:
+            producer.produce(
+                "shop.events",
+                key=visitor.session,
+                value=value,
+                on_delivery=lambda _, m: places.append((m.topic(), m.partition(), m.offset())),
+            )
+        producer.flush(10)
+        anonymous = derive_customer_id(f"session:{visitor.session}")
+        eventually(
+            base, f"/customers/{anonymous}", lambda body: body["interests"] == {"running_shoes": 4}
+        )
+
+    holding: dict[tuple[str, int, int], tuple[int, ForwardedEvent]] = {}
+    for record in read_all(test_env, IDENTITY_EVENTS):
+        headers = dict(record.headers() or [])
+        if headers.get(COMMAND_HEADER) == BUNDLE.encode():
+            for event in decode_bundle(record.value()):
+                holding[(event.topic, event.partition, event.offset)] = (record.offset(), event)
+    found = [holding[place] for place in places]
+    assert [event.raw for _, event in found] == values
+    assert {event.key for _, event in found} == {visitor.session.encode()}
+    assert len({offset for offset, _ in found}) < len(values), "events of one burst share records"
 
 
 STORES = {
