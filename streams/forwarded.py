@@ -9,7 +9,7 @@ bytes to ``dlq.<topic>``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import faust
@@ -96,6 +96,10 @@ class ForwardedEvent:
         original_key = headers.get(ORIGIN_KEY)
         key = original_key.encode("utf-8") if original_key is not None else None
         return cls(topic, partition, offset, key, message.value or b"", headers)
+
+    def with_headers(self, headers: Mapping[str, str]) -> ForwardedEvent:
+        """The same event with the headers it carries on its next hop (a command, ...)."""
+        return replace(self, headers=headers)
 
     @property
     def command(self) -> str | None:

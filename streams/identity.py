@@ -18,6 +18,7 @@ the same events yields the same ids.
 
 import hashlib
 import sys
+from collections import ChainMap
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -334,6 +335,40 @@ class IdentityGraph:
             self.aliases[merge.absorbed] = merge.survivor
         for customer_id, first_seen in resolution.born.items():
             self.born[customer_id] = first_seen
+
+
+@dataclass
+class StagedGraph:
+    """Writes to an identity graph held back, and a view of the graph that already shows them.
+
+    The resolver sends what a bundle of events resolved to before it writes the graph, so that
+    a crash in between replays the bundle instead of hiding its merges; the bundle's later
+    events must still see the links its earlier events made.
+    """
+
+    graph: IdentityGraph
+    keys: dict[IdentityKey, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    born: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def view(self) -> IdentityGraph:
+        """The graph as it will be after :meth:`commit`; what is written to it is held back."""
+        return IdentityGraph(
+            keys=ChainMap(self.keys, self.graph.keys),
+            aliases=ChainMap(self.aliases, self.graph.aliases),
+            born=ChainMap(self.born, self.graph.born),
+        )
+
+    def commit(self) -> None:
+        """Write what was held back to the graph, key by key, and hold nothing any more."""
+        for key, customer_id in self.keys.items():
+            self.graph.keys[key] = customer_id
+        for absorbed, survivor in self.aliases.items():
+            self.graph.aliases[absorbed] = survivor
+        for customer_id, first_seen in self.born.items():
+            self.graph.born[customer_id] = first_seen
+        self.keys, self.aliases, self.born = {}, {}, {}
 
 
 def owners(graph: GraphView, identifiers: Iterable[IdentityKey]) -> set[str]:

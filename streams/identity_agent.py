@@ -22,7 +22,7 @@ from typing import Any
 import faust
 import structlog
 
-from streams.bundles import BundleError, BundleSender, decode_bundle, is_bundle
+from streams.bundles import BundleSender, PartitionedBundles, read_forwarded
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
 from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
@@ -30,6 +30,7 @@ from streams.identity import (
     IdentityGraph,
     IdentityKey,
     Resolution,
+    StagedGraph,
     follow_alias,
     identifiers_from,
     owners,
@@ -138,10 +139,12 @@ class IdentityResolver:
         self._bundle = BundleSender(self._inbox, partition=0)
         worker.intake.at_burst_end(self._bundle.send)
 
+        self._to_profiles = PartitionedBundles(self._profiles, app.conf.topic_partitions)
+
         @app.agent(self._inbox, name="identity-resolver")
         async def resolver(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
-                await self._process(event)
+                await self._resolve_record(event)
 
     async def forward(self, record: SourceRecord) -> None:
         """Intake handler: add an event of a person to the resolver's next bundle.
@@ -156,65 +159,61 @@ class IdentityResolver:
         """Intake handler: add a privacy request to the bundle, in line with the events."""
         await self._bundle.add(ForwardedEvent.from_record(record))
 
-    async def _process(self, event: faust.EventT) -> None:
-        """Resolve a bundle's events one by one, or the one event or command of a record."""
-        if not is_bundle(event):
-            forwarded = ForwardedEvent.read(event)
-            if forwarded is not None:
-                await self._resolve_or_dead_letter(forwarded)
-            return
-        try:
-            bundle = decode_bundle(event.message.value or b"")
-        except BundleError as error:
-            log.error("bundle_unreadable", offset=event.message.offset, error=str(error))
-            self._metrics.dead_letters.labels(topic=IDENTITY_EVENTS, reason="BundleError").inc()
-            return
-        for forwarded in bundle:
-            await self._resolve_or_dead_letter(forwarded)
+    async def _resolve_record(self, event: faust.EventT) -> None:
+        """Resolve the events of a record, send what they resolved to, then write the graph.
 
-    async def _resolve_or_dead_letter(self, forwarded: ForwardedEvent) -> None:
-        with self._processing.time():
-            try:
-                await self._resolve(forwarded)
-            except Exception as error:  # whatever fails one event dead-letters that event
-                await forwarded.dead_letter(self._app, self._metrics, error)
+        Outputs first, then the graph, and they reach the broker in that order: a crash in
+        between replays the record, whose merges and objections a graph already written
+        would hide. Meanwhile the record's later events see the links its earlier events
+        made (:class:`StagedGraph`).
+        """
+        staged = StagedGraph(self.graph)
+        graph = staged.view
+        in_order = False
+        for _, forwarded in await read_forwarded(event, self._app, self._metrics):
+            with self._processing.time():
+                try:
+                    in_order |= await self._resolve(forwarded, graph)
+                except Exception as error:  # whatever fails one event dead-letters that event
+                    await forwarded.dead_letter(self._app, self._metrics, error)
+        deliveries = await self._to_profiles.send()
+        if in_order:
+            await delivered_in_order(self._app, deliveries)
+        staged.commit()
 
-    async def _resolve(self, forwarded: ForwardedEvent) -> None:
-        if forwarded.command == ERASE_LINKS:
+    async def _resolve(self, forwarded: ForwardedEvent, graph: IdentityGraph) -> bool:
+        """Resolve one event or command against ``graph``.
+
+        Returns:
+            Whether its outputs must reach the broker before the graph remembers it: they
+            carry merges or objections.
+        """
+        if forwarded.command == ERASE_LINKS:  # always a record of its own: nothing staged
             await self._erase_links(Erasure.from_json(forwarded.raw))
-            return
+            return False
         if forwarded.topic == PRIVACY_REQUESTS:
-            await self._route_privacy_request(forwarded)
-            return
+            await self._route_privacy_request(forwarded, graph)
+            return False
         value = forwarded.decode(self._codec)
         event_id = value["event_id"]
         resolution = resolve(
-            self.graph,
+            graph,
             identifiers_from(forwarded.topic, value),
             event_id=event_id,
             occurred_at=event_time(forwarded.topic, value),
         )
         customer_id = resolution.customer_id
-        # Outputs first, then the graph, and they reach the broker in that order: a crash in
-        # between replays the event, whose merges and objections a graph already written
-        # would hide.
-        deliveries = [
-            await forwarded.send(
-                self._profiles,
-                merge.absorbed,
-                headers={COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor},
-            )
-            for merge in resolution.merges
-        ]
+        for merge in resolution.merges:
+            command = {COMMAND_HEADER: MERGE, SURVIVOR_HEADER: merge.survivor}
+            await self._to_profiles.add(forwarded.with_headers(command), merge.absorbed)
         objections = self._objections(resolution) if resolution.created else None
-        deliveries.append(await forwarded.send(self._profiles, customer_id, headers=objections))
-        if resolution.merges or objections:
-            await delivered_in_order(self._app, deliveries)
+        await self._to_profiles.add(forwarded.with_headers(objections or {}), customer_id)
         if forwarded.topic == "rfid.production":
             resolved = {CUSTOMER_HEADER: customer_id}
             await forwarded.send(self._tracking, value["chip_id"], headers=resolved)
-        self.graph.apply(resolution)
+        graph.apply(resolution)
         self._count(resolution, event_id)
+        return bool(resolution.merges or objections)
 
     def _objections(self, resolution: Resolution) -> dict[str, str] | None:
         """The objections a new person's identifiers carry from before an erasure, as a header."""
@@ -225,15 +224,15 @@ class IdentityResolver:
         }
         return {OBJECTIONS_HEADER: json.dumps(found)} if found else None
 
-    async def _route_privacy_request(self, forwarded: ForwardedEvent) -> None:
+    async def _route_privacy_request(self, forwarded: ForwardedEvent, graph: IdentityGraph) -> None:
         """Send a privacy request to the profile of each person it names; answer if nobody."""
         request = forwarded.decode(self._codec)
-        found = owners(self.graph, identifiers_from(PRIVACY_REQUESTS, request))
+        found = owners(graph, identifiers_from(PRIVACY_REQUESTS, request))
         named = request.get("customer_id")
-        if named and self.graph.first_seen(named) is not None:
-            found.add(follow_alias(self.graph.aliases, named))
+        if named and graph.first_seen(named) is not None:
+            found.add(follow_alias(graph.aliases, named))
         for customer_id in sorted(found):
-            await forwarded.send(self._profiles, customer_id)
+            await self._to_profiles.add(forwarded.with_headers({}), customer_id)
         if not found:
             response = {
                 "request_id": request["request_id"],

@@ -77,7 +77,7 @@ async def send_dead_letter(
 
 
 Handler = Callable[[SourceRecord], Awaitable[None]]
-BurstEnd = Callable[[], Awaitable[None]]
+BurstEnd = Callable[[], Awaitable[object]]
 """Sends what a handler gathered over a burst of source records (:mod:`streams.bundles`)."""
 
 

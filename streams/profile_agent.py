@@ -1,7 +1,8 @@
 """Customer-360 profiles in the worker: one table row per person, published when it changes.
 
 Resolved events arrive keyed by the canonical customer id, so the partition that owns a person
-owns their profile. Bursts are coalesced: a batch is applied event by event, then each profile
+owns their profile; the resolver sends them in bundles, each to its customer's partition
+(:mod:`streams.bundles`). Bursts are coalesced: a batch is applied event by event, then each profile
 it changed goes once to ``customer360.profiles``. The journey rules (scoring, triggers,
 campaigns, privacy requests) run here too, as they read and change the profile.
 """
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 import faust
 import structlog
 
+from streams.bundles import read_forwarded
 from streams.bursts import run_in_bursts
 from streams.campaign_agent import CAMPAIGN, CAMPAIGN_REQUESTS, CampaignDesk
 from streams.context import WorkerContext
@@ -85,13 +87,14 @@ class ProfileAgent:
             )
 
     async def _apply(self, event: faust.EventT) -> None:
+        """Apply the events and commands of a record (a bundle's or its one), in order."""
+        partition = event.message.partition
+        for customer_id, forwarded in await read_forwarded(event, self._app, self._metrics):
+            if customer_id is not None:
+                await self._apply_one(customer_id, forwarded, partition)
+
+    async def _apply_one(self, customer_id: str, forwarded: ForwardedEvent, partition: int) -> None:
         """Apply one event or command; dead-letter it when it fails."""
-        if event.key is None:
-            return
-        forwarded = ForwardedEvent.read(event)
-        if forwarded is None:
-            return
-        customer_id = str(event.key)
         with self._processing.time():
             try:
                 if forwarded.command == MERGE:
@@ -99,7 +102,7 @@ class ProfileAgent:
                 elif forwarded.command == MERGE_IN:
                     await self._merge_in(customer_id, forwarded)
                 elif forwarded.command == CAMPAIGN:
-                    await self.campaigns.run(event.message.partition, forwarded)
+                    await self.campaigns.run(partition, forwarded)
                 elif await self._follow_merge(customer_id, forwarded):
                     pass
                 elif forwarded.command == SWEEP:

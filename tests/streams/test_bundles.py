@@ -1,14 +1,19 @@
 import asyncio
+import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import faust
 import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import EventT
 
 from streams.bundles import (
     MOST_BYTES,
     BundleError,
     BundleSender,
+    PartitionedBundles,
     decode_bundle,
     encode_bundle,
     is_bundle,
@@ -22,8 +27,13 @@ def forwarded(
     return ForwardedEvent("shop.events", 3, offset, key, raw, {})
 
 
-def test_a_bundle_gives_back_each_event_with_its_origin_key_and_bytes_in_order() -> None:
-    events = [forwarded(10), forwarded(11, key=None), forwarded(12, raw=bytes(range(256)))]
+def test_a_bundle_gives_back_each_event_with_its_origin_key_bytes_and_hop_in_order() -> None:
+    merge = {"journeyhub.command": "merge", "journeyhub.survivor": "c-1"}
+    events = [
+        (None, forwarded(10)),
+        ("c-2", forwarded(11, key=None).with_headers(merge)),
+        ("c-1", forwarded(12, raw=bytes(range(256)))),
+    ]
 
     assert decode_bundle(encode_bundle(events)) == events
 
@@ -32,8 +42,8 @@ def test_a_bundle_gives_back_each_event_with_its_origin_key_and_bytes_in_order()
     ("data", "reason"),
     [
         (b"", "not a bundle"),
-        (encode_bundle([forwarded(1)])[:-3], "not a bundle"),
-        (encode_bundle([forwarded(1)]) + b"\x00", "1 bytes left over"),
+        (encode_bundle([(None, forwarded(1))])[:-3], "not a bundle"),
+        (encode_bundle([(None, forwarded(1))]) + b"\x00", "1 bytes left over"),
         (b"\x02\x80", "not a bundle"),
     ],
 )
@@ -49,11 +59,11 @@ async def app() -> AsyncIterator[faust.App]:
     yield app
 
 
-Fill = Callable[[BundleSender], Awaitable[None]]
+Fill = Callable[[faust.ChannelT], Awaitable[None]]
 
 
 async def sent_records(app: faust.App, fill: Fill) -> list[EventT]:
-    """Run ``fill`` against a sender to a channel; return the records the channel got."""
+    """Run ``fill`` with a channel to send to; return the records the channel got."""
     channel = app.channel()
     received: list[EventT] = []
 
@@ -63,7 +73,7 @@ async def sent_records(app: faust.App, fill: Fill) -> list[EventT]:
 
     reader = asyncio.create_task(read())
     await asyncio.sleep(0.05)  # the stream subscribes to the channel
-    await fill(BundleSender(channel, partition=0))
+    await fill(channel)
     await asyncio.sleep(0.1)
     reader.cancel()
     return received
@@ -72,7 +82,8 @@ async def sent_records(app: faust.App, fill: Fill) -> list[EventT]:
 async def test_events_added_over_a_burst_leave_as_one_bundle_record(app: faust.App) -> None:
     events = [forwarded(offset) for offset in range(5)]
 
-    async def fill(sender: BundleSender) -> None:
+    async def fill(channel: faust.ChannelT) -> None:
+        sender = BundleSender(channel, partition=0)
         for event in events:
             await sender.add(event)
         await sender.send()
@@ -82,19 +93,67 @@ async def test_events_added_over_a_burst_leave_as_one_bundle_record(app: faust.A
 
     assert len(records) == 1
     assert is_bundle(records[0])
-    assert decode_bundle(records[0].value) == events
+    assert decode_bundle(records[0].value) == [(None, event) for event in events]
 
 
 async def test_an_event_that_would_overfill_the_bundle_opens_the_next(app: faust.App) -> None:
     big = MOST_BYTES // 2 + 1
     events = [forwarded(offset, raw=b"x" * big) for offset in range(3)]
 
-    async def fill(sender: BundleSender) -> None:
+    async def fill(channel: faust.ChannelT) -> None:
+        sender = BundleSender(channel, partition=0)
         for event in events:
             await sender.add(event)
         await sender.send()
 
     records = await sent_records(app, fill)
 
-    assert [decode_bundle(record.value) for record in records] == [[event] for event in events]
+    assert [decode_bundle(record.value) for record in records] == [
+        [(None, event)] for event in events
+    ]
     assert all(len(record.value) < 2 * MOST_BYTES for record in records)
+
+
+async def test_each_event_goes_to_the_bundle_of_its_keys_partition(app: faust.App) -> None:
+    keys = [f"c-{n:04d}" for n in range(40)]
+    partitioned: list[PartitionedBundles] = []
+
+    async def fill(channel: faust.ChannelT) -> None:
+        bundles = PartitionedBundles(channel, partitions=4)
+        partitioned.append(bundles)
+        for offset, key in enumerate(keys):
+            await bundles.add(forwarded(offset), key)
+        await bundles.send()
+
+    records = await sent_records(app, fill)
+
+    routing = partitioned[0]
+    assert sorted(record.message.partition for record in records) == sorted(
+        {routing.partition_of(key) for key in keys}
+    )
+    for record in records:
+        for key, _ in decode_bundle(record.value):
+            assert routing.partition_of(str(key)) == record.message.partition
+
+
+@pytest.mark.slow
+def test_a_keys_partition_is_the_one_kafkas_java_partitioner_chooses(kafka_bootstrap: str) -> None:
+    topic = f"bundle-routing-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=8, replication_factor=1)])[topic].result(10)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "partitioner": "murmur2_random"})
+    keys = [f"c-{uuid.uuid4().hex[:16]}" for _ in range(50)]
+    chosen: dict[str, int] = {}
+    for key in keys:
+        producer.produce(
+            topic,
+            key=json.dumps(key).encode(),
+            value=b"",
+            on_delivery=lambda _, m: chosen.__setitem__(json.loads(m.key()), m.partition()),
+        )
+    producer.flush(10)
+
+    routing = PartitionedBundles(faust.App("routing-test").channel(), partitions=8)
+
+    assert {key: routing.partition_of(key) for key in keys} == chosen
+    assert len(set(chosen.values())) > 1

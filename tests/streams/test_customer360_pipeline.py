@@ -487,7 +487,7 @@ def test_a_burst_of_events_reaches_the_resolver_in_bundles_that_keep_their_origi
     for record in read_all(test_env, IDENTITY_EVENTS):
         headers = dict(record.headers() or [])
         if headers.get(COMMAND_HEADER) == BUNDLE.encode():
-            for event in decode_bundle(record.value()):
+            for _, event in decode_bundle(record.value()):
                 holding[(event.topic, event.partition, event.offset)] = (record.offset(), event)
     found = [holding[place] for place in places]
     assert [event.raw for _, event in found] == values

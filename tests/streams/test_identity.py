@@ -8,6 +8,7 @@ from streams.identity import (
     IdentityGraph,
     Merge,
     Resolution,
+    StagedGraph,
     derive_customer_id,
     follow_alias,
     identifiers_from,
@@ -144,6 +145,30 @@ def test_a_replay_of_the_same_events_yields_the_same_ids() -> None:
         graph = IdentityGraph()
         runs.append([feed(graph, "shop.events", event) for event in events])
     assert runs[0] == runs[1]
+
+
+def test_a_staged_graph_resolves_as_the_graph_but_writes_only_at_commit() -> None:
+    events = [
+        shop("e1", "s-1"),
+        shop("e2", "s-1", 5, account="42", email="e@x.de"),
+        shop("e3", "s-2", 60, email="E@X.de", order_id="O-1"),
+        shop("e4", "s-3", 90, account="43", email="f@x.de"),
+    ]
+    direct = IdentityGraph()
+    expected = [feed(direct, "shop.events", event) for event in events]
+    graph = IdentityGraph()
+    feed(graph, "shop.events", events[0])
+    before = IdentityGraph(dict(graph.keys), dict(graph.aliases), dict(graph.born))
+    staged = StagedGraph(graph)
+
+    view = staged.view
+    resolutions = [expected[0]] + [feed(view, "shop.events", event) for event in events[1:]]
+
+    assert resolutions == expected
+    assert graph == before
+    staged.commit()
+    assert graph == direct
+    assert staged.view == graph
 
 
 def _two_known_customers() -> IdentityGraph:
