@@ -20,13 +20,14 @@ from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 import faust
+import structlog
 from aiokafka.partitioner import DefaultPartitioner
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from faust.types import RecordMetadata
 
 from streams.forwarded import COMMAND_HEADER, ForwardedEvent
-from streams.intake import Place, send_dead_letter
-from streams.metrics import WorkerMetrics
+
+log = structlog.get_logger(__name__)
 
 BUNDLE = "bundle"
 """Value of the command header of a record that holds a bundle."""
@@ -130,14 +131,11 @@ def is_bundle(event: faust.EventT) -> bool:
     return command is not None and bytes(command) == BUNDLE.encode()
 
 
-async def read_forwarded(
-    event: faust.EventT, app: faust.App, metrics: WorkerMetrics
-) -> list[Bundled]:
+def read_forwarded(event: faust.EventT) -> list[Bundled]:
     """The events a record of an internal topic holds: a bundle's, or the record's one.
 
-    A record that is neither (only one written by hand can be) holds none: a bundle that
-    cannot be read goes to ``dlq.<topic>`` whole, with the reason; a record without
-    ``origin.*`` headers is logged.
+    A record that is neither holds none, and is logged with its place: only a record written
+    by hand can be one, and it stays on the internal topic for whoever wrote it to look at.
     """
     message = event.message
     if not is_bundle(event):
@@ -147,8 +145,13 @@ async def read_forwarded(
     try:
         return decode_bundle(message.value or b"")
     except BundleError as error:
-        place = Place(message.topic, message.partition, message.offset)
-        await send_dead_letter(app, metrics, place, message.key, message.value, error)
+        log.error(
+            "bundle_unreadable",
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=str(error),
+        )
         return []
 
 

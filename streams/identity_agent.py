@@ -170,7 +170,7 @@ class IdentityResolver:
         staged = StagedGraph(self.graph)
         graph = staged.view
         in_order = False
-        for _, forwarded in await read_forwarded(event, self._app, self._metrics):
+        for _, forwarded in read_forwarded(event):
             with self._processing.time():
                 try:
                     in_order |= await self._resolve(forwarded, graph)

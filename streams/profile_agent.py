@@ -89,7 +89,7 @@ class ProfileAgent:
     async def _apply(self, event: faust.EventT) -> None:
         """Apply the events and commands of a record (a bundle's or its one), in order."""
         partition = event.message.partition
-        for customer_id, forwarded in await read_forwarded(event, self._app, self._metrics):
+        for customer_id, forwarded in read_forwarded(event):
             if customer_id is not None:
                 await self._apply_one(customer_id, forwarded, partition)
 

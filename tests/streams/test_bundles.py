@@ -8,8 +8,10 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import EventT
+from structlog.testing import capture_logs
 
 from streams.bundles import (
+    BUNDLE,
     MOST_BYTES,
     BundleError,
     BundleSender,
@@ -17,8 +19,9 @@ from streams.bundles import (
     decode_bundle,
     encode_bundle,
     is_bundle,
+    read_forwarded,
 )
-from streams.forwarded import ForwardedEvent
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent
 
 
 def forwarded(
@@ -157,3 +160,28 @@ def test_a_keys_partition_is_the_one_kafkas_java_partitioner_chooses(kafka_boots
 
     assert {key: routing.partition_of(key) for key in keys} == chosen
     assert len(set(chosen.values())) > 1
+
+
+async def test_a_record_holds_a_bundles_events_its_own_one_or_none_when_unreadable(
+    app: faust.App,
+) -> None:
+    bundled = [("c-1", forwarded(7)), ("c-2", forwarded(8))]
+    single = forwarded(9)
+
+    async def fill(channel: faust.ChannelT) -> None:
+        await channel.send(
+            value=encode_bundle(bundled), headers=[(COMMAND_HEADER, BUNDLE.encode())]
+        )
+        await single.send(channel, "c-3")
+        await channel.send(value=b"\x02\x80", headers=[(COMMAND_HEADER, BUNDLE.encode())])
+
+    records = await sent_records(app, fill)
+    with capture_logs() as logs:
+        held = [read_forwarded(record) for record in records]
+
+    assert held[0] == bundled
+    [(key, event)] = held[1]
+    assert (key, event.topic, event.partition, event.offset) == ("c-3", "shop.events", 3, 9)
+    assert (event.key, event.raw) == (single.key, single.raw)
+    assert held[2] == []
+    assert [entry["event"] for entry in logs] == ["bundle_unreadable"]
