@@ -2,9 +2,9 @@
 
 Resolved events arrive keyed by the canonical customer id, so the partition that owns a person
 owns their profile; the resolver sends them in bundles, each to its customer's partition
-(:mod:`streams.bundles`). Bursts are coalesced: a batch is applied event by event, then each profile
-it changed goes once to ``customer360.profiles``. The journey rules (scoring, triggers,
-campaigns, privacy requests) run here too, as they read and change the profile.
+(:mod:`streams.bundles`). Bursts are coalesced: a batch is applied event by event, then each
+profile it changed goes once to ``customer360.profiles``. The journey rules (scoring,
+triggers, campaigns, privacy requests) run here too, as they read and change the profile.
 """
 
 from __future__ import annotations
