@@ -136,9 +136,8 @@ class IdentityResolver:
         )
         self.objections = app.Table(IDENTITY_OBJECTIONS_TABLE, key_type=str, partitions=1)
         self._responses = PrivacyResponses(worker)
-        self._bundle = BundleSender(self._inbox, partition=0)
-        worker.intake.at_burst_end(self._bundle.send)
-
+        self._to_resolver = BundleSender(self._inbox, partition=0)
+        worker.intake.at_burst_end(self._to_resolver.send)
         self._to_profiles = PartitionedBundles(self._profiles, app.conf.topic_partitions)
 
         @app.agent(self._inbox, name="identity-resolver")
@@ -153,11 +152,11 @@ class IdentityResolver:
             InvalidRecordError: The event names nobody; the intake dead-letters it.
         """
         require_identifier(record)
-        await self._bundle.add(ForwardedEvent.from_record(record))
+        await self._to_resolver.add(ForwardedEvent.from_record(record))
 
     async def forward_privacy_request(self, record: SourceRecord) -> None:
         """Intake handler: add a privacy request to the bundle, in line with the events."""
-        await self._bundle.add(ForwardedEvent.from_record(record))
+        await self._to_resolver.add(ForwardedEvent.from_record(record))
 
     async def _resolve_record(self, event: faust.EventT) -> None:
         """Resolve the events of a record, send what they resolved to, then write the graph.
