@@ -339,7 +339,7 @@ class IdentityGraph:
 
 @dataclass
 class StagedGraph:
-    """Writes to an identity graph held back, and a view of the graph that already shows them.
+    """Resolutions held back from an identity graph, and a view of the graph that shows them.
 
     The resolver sends what a bundle of events resolved to before it writes the graph, so that
     a crash in between replays the bundle instead of hiding its merges; the bundle's later
@@ -347,28 +347,32 @@ class StagedGraph:
     """
 
     graph: IdentityGraph
-    keys: dict[IdentityKey, str] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
-    born: dict[str, int] = field(default_factory=dict)
+    view: IdentityGraph = field(init=False)
+    """The graph as it will be after :meth:`commit`; what is written to it is held back."""
+    resolutions: list[Resolution] = field(init=False, default_factory=list)
 
-    @property
-    def view(self) -> IdentityGraph:
-        """The graph as it will be after :meth:`commit`; what is written to it is held back."""
-        return IdentityGraph(
-            keys=ChainMap(self.keys, self.graph.keys),
-            aliases=ChainMap(self.aliases, self.graph.aliases),
-            born=ChainMap(self.born, self.graph.born),
+    def __post_init__(self) -> None:
+        self.view = IdentityGraph(
+            keys=ChainMap({}, self.graph.keys),
+            aliases=ChainMap({}, self.graph.aliases),
+            born=ChainMap({}, self.graph.born),
         )
 
+    def apply(self, resolution: Resolution) -> None:
+        """Show a resolution in the view now; write it to the graph at :meth:`commit`."""
+        self.view.apply(resolution)
+        self.resolutions.append(resolution)
+
     def commit(self) -> None:
-        """Write what was held back to the graph, key by key, and hold nothing any more."""
-        for key, customer_id in self.keys.items():
-            self.graph.keys[key] = customer_id
-        for absorbed, survivor in self.aliases.items():
-            self.graph.aliases[absorbed] = survivor
-        for customer_id, first_seen in self.born.items():
-            self.graph.born[customer_id] = first_seen
-        self.keys, self.aliases, self.born = {}, {}, {}
+        """Write the held-back resolutions to the graph, once, in the order they were made.
+
+        Each is written as :meth:`IdentityGraph.apply` writes it, so a crash part-way leaves
+        the graph's changelog as after a prefix of them, as writing one event at a time did:
+        keys never lead to a customer whose birth or merge is missing for a later event.
+        """
+        for resolution in self.resolutions:
+            self.graph.apply(resolution)
+        self.resolutions.clear()
 
 
 def owners(graph: GraphView, identifiers: Iterable[IdentityKey]) -> set[str]:

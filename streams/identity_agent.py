@@ -167,12 +167,11 @@ class IdentityResolver:
         made (:class:`StagedGraph`).
         """
         staged = StagedGraph(self.graph)
-        graph = staged.view
         in_order = False
         for _, forwarded in read_forwarded(event):
             with self._processing.time():
                 try:
-                    in_order |= await self._resolve(forwarded, graph)
+                    in_order |= await self._resolve(forwarded, staged)
                 except Exception as error:  # whatever fails one event dead-letters that event
                     await forwarded.dead_letter(self._app, self._metrics, error)
         deliveries = await self._to_profiles.send()
@@ -180,8 +179,8 @@ class IdentityResolver:
             await delivered_in_order(self._app, deliveries)
         staged.commit()
 
-    async def _resolve(self, forwarded: ForwardedEvent, graph: IdentityGraph) -> bool:
-        """Resolve one event or command against ``graph``.
+    async def _resolve(self, forwarded: ForwardedEvent, staged: StagedGraph) -> bool:
+        """Resolve one event or command against the graph with what ``staged`` holds back.
 
         Returns:
             Whether its outputs must reach the broker before the graph remembers it: they
@@ -191,12 +190,12 @@ class IdentityResolver:
             await self._erase_links(Erasure.from_json(forwarded.raw))
             return False
         if forwarded.topic == PRIVACY_REQUESTS:
-            await self._route_privacy_request(forwarded, graph)
+            await self._route_privacy_request(forwarded, staged.view)
             return False
         value = forwarded.decode(self._codec)
         event_id = value["event_id"]
         resolution = resolve(
-            graph,
+            staged.view,
             identifiers_from(forwarded.topic, value),
             event_id=event_id,
             occurred_at=event_time(forwarded.topic, value),
@@ -210,7 +209,7 @@ class IdentityResolver:
         if forwarded.topic == "rfid.production":
             resolved = {CUSTOMER_HEADER: customer_id}
             await forwarded.send(self._tracking, value["chip_id"], headers=resolved)
-        graph.apply(resolution)
+        staged.apply(resolution)
         self._count(resolution, event_id)
         return bool(resolution.merges or objections)
 

@@ -161,14 +161,55 @@ def test_a_staged_graph_resolves_as_the_graph_but_writes_only_at_commit() -> Non
     before = IdentityGraph(dict(graph.keys), dict(graph.aliases), dict(graph.born))
     staged = StagedGraph(graph)
 
-    view = staged.view
-    resolutions = [expected[0]] + [feed(view, "shop.events", event) for event in events[1:]]
+    resolutions = [expected[0]]
+    for event in events[1:]:
+        resolution = resolve(
+            staged.view,
+            identifiers_from("shop.events", event),
+            event_id=event["event_id"],
+            occurred_at=event["occurred_at"],
+        )
+        staged.apply(resolution)
+        resolutions.append(resolution)
 
     assert resolutions == expected
+    assert resolutions[1].merges, "the checkout merges the browsing session"
     assert graph == before
     staged.commit()
     assert graph == direct
-    assert staged.view == graph
+
+
+class WriteLog(dict[str, Any]):
+    """A table that remembers the order of the writes to it, across tables."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.log.append((self.name, key))
+        super().__setitem__(key, value)
+
+
+def test_a_staged_graph_commits_resolution_after_resolution_so_a_crash_leaves_a_prefix() -> None:
+    log: list[tuple[str, str]] = []
+    tables = [WriteLog(name, log) for name in ("keys", "aliases", "born")]
+    staged = StagedGraph(IdentityGraph(*tables))
+    events = [shop("e1", "s-1"), shop("e2", "s-1", 5, account="42", email="e@x.de")]
+    for event in events:
+        identifiers = identifiers_from("shop.events", event)
+        moment = event["occurred_at"]
+        staged.apply(resolve(staged.view, identifiers, event_id="e", occurred_at=moment))
+    expected: list[tuple[str, str]] = []
+    for resolution in staged.resolutions:
+        expected += [("keys", key) for key in resolution.assignments]
+        expected += [("aliases", merge.absorbed) for merge in resolution.merges]
+        expected += [("born", customer_id) for customer_id in resolution.born]
+
+    staged.commit()
+
+    assert log == expected
+    assert [table for table, _ in log].count("born") == 2, "the session's, then the account's"
 
 
 def _two_known_customers() -> IdentityGraph:
