@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import faust
+import structlog
 from faust.web import Request, Response, View
 from yarl import URL
 
@@ -24,10 +25,15 @@ from streams.profile import Profile
 from streams.profile_agent import MERGED_TABLE, PROFILES_TABLE
 from streams.tracking_agent import CHIPS_TABLE
 
+log = structlog.get_logger(__name__)
+
 HOPS_HEADER = "Journeyhub-Hops"
 """How often a request was passed on between workers; more than :data:`MAX_HOPS` stops it."""
 MAX_HOPS = 8
-"""Enough for a lookup (two hops) through a few merges; a loop while partitions move ends."""
+"""Enough for a lookup (two hops) through a few merges; a loop while partitions move ends.
+
+It also bounds the absorbed ids one worker follows for a request: a cycle of merges, which
+only damaged tables can hold, answers 500 instead of recursing without end."""
 ANSWERED_BY_HEADER = "Journeyhub-Answered-By"
 """Response header: the URL of the worker whose table gave the answer (routing made visible)."""
 
@@ -42,10 +48,19 @@ class CustomerApi:
         self._app = worker.app
         self._region = worker.settings.default_region
 
-    async def customer(self, view: View, request: Request, customer_id: str) -> Response:
-        """``GET /customers/{customer_id}``: the profile; an absorbed id gives the survivor's."""
+    async def customer(
+        self, view: View, request: Request, customer_id: str, merges_followed: int = 0
+    ) -> Response:
+        """``GET /customers/{customer_id}``: the profile; an absorbed id gives the survivor's.
+
+        ``merges_followed`` counts the absorbed ids this worker has followed for the request.
+        """
         target = URL.build(path=f"/customers/{customer_id}")
-        return await self._answer(view, request, target, PROFILES_TABLE, customer_id, self._profile)
+
+        async def profile(view: View, request: Request, key: str) -> Response:
+            return await self._profile(view, request, key, merges_followed)
+
+        return await self._answer(view, request, target, PROFILES_TABLE, customer_id, profile)
 
     async def search(self, view: View, request: Request) -> Response:
         """``GET /customers?email=…`` or ``?phone=…``: the profile of the person named.
@@ -85,14 +100,20 @@ class CustomerApi:
             return _not_found(view, "campaign", campaign_id)
         return view.json(campaign_summary(parts, self._app.conf.topic_partitions))
 
-    async def _profile(self, view: View, request: Request, customer_id: str) -> Response:
+    async def _profile(
+        self, view: View, request: Request, customer_id: str, merges_followed: int
+    ) -> Response:
         stored = self._table(PROFILES_TABLE).get(customer_id)
         if stored is not None:
             return view.json(Profile.from_dict(stored).to_api())
         survivor_id = self._table(MERGED_TABLE).get(customer_id)
-        if survivor_id is not None:
-            return await self.customer(view, request, survivor_id)
-        return _not_found(view, "customer", customer_id)
+        if survivor_id is None:
+            return _not_found(view, "customer", customer_id)
+        if merges_followed >= MAX_HOPS:
+            log.error("merge_chain_endless", customer_id=customer_id, survivor_id=survivor_id)
+            error = f"the merges of customer {customer_id} lead to no profile"
+            return view.json({"error": error}, status=500)
+        return await self.customer(view, request, survivor_id, merges_followed + 1)
 
     async def _identity(self, view: View, request: Request, key: str) -> Response:
         customer_id = self._table(IDENTITY_KEYS_TABLE).get(key)

@@ -31,6 +31,7 @@ from streams.forwarded import COMMAND_HEADER, ForwardedEvent
 from streams.identity import derive_customer_id
 from streams.identity_agent import IDENTITY_EVENTS
 from streams.kafka import is_embedded_broker
+from streams.profile_agent import MERGED_TABLE
 from streams.settings import Settings
 from tests.clitools import run_cli
 from tests.conftest import process_env
@@ -519,3 +520,28 @@ def test_a_restarted_worker_recovers_its_tables_and_answers_the_same(
         for path, (status, body) in answers.items():
             assert status == 200
             eventually(base, path, lambda answer, expected=body: answer == expected)
+
+
+def test_a_cycle_of_merges_in_a_damaged_table_answers_500_not_a_crash(
+    test_env: dict[str, str],
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    first, second = f"c-cycle-a-{run}", f"c-cycle-b-{run}"
+    with running_worker(test_env) as base:  # creates the changelog topics
+        assert http_get(base + f"/customers/{first}")[0] == 404
+    producer = Producer(
+        {"bootstrap.servers": test_env["KAFKA_BOOTSTRAP_SERVERS"], "partitioner": "murmur2_random"}
+    )
+    for absorbed, survivor in ((first, second), (second, first)):
+        producer.produce(
+            f"journeyhub-{MERGED_TABLE}-changelog",
+            key=json.dumps(absorbed).encode(),
+            value=json.dumps(survivor).encode(),
+        )
+    producer.flush(10)
+
+    with running_worker(test_env, log_name="restarted.log") as base:
+        status, body = http_get(base + f"/customers/{first}")
+
+    assert status == 500
+    assert body == {"error": f"the merges of customer {first} lead to no profile"}
