@@ -46,6 +46,7 @@ from streams.budget_records import (
 )
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
+from streams.forwarded import ORIGIN_KEY
 from streams.in_order_producer import acknowledged
 from streams.intake import Place, SourceRecord, note_dead_letter
 from streams.metrics import WorkerMetrics
@@ -60,8 +61,6 @@ EVENTS_TOPIC = "journeyhub-budget-events"
 """Internal topic: plans and postings keyed by campaign id (company code if unassigned)."""
 LEDGERS_TABLE = "budget-ledgers"
 UNASSIGNED_TABLE = "budget-unassigned"
-ORIGIN_KEY = "origin.key"
-"""Header with the record's original key, beside the dead-letter ``origin.*`` headers."""
 
 
 @dataclass(frozen=True)
