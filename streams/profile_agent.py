@@ -3,7 +3,8 @@
 Resolved events arrive keyed by the canonical customer id, so the partition that owns a person
 owns their profile; the resolver sends them in bundles, each to its customer's partition
 (:mod:`streams.bundles`). Bursts are coalesced: a batch is applied event by event, then each
-profile it changed goes once to ``customer360.profiles``. The journey rules (scoring,
+profile it changed is written to the table and sent to ``customer360.profiles`` once
+(:mod:`streams.burst_profiles`). The journey rules (scoring,
 triggers, campaigns, privacy requests) run here too, as they read and change the profile.
 """
 
@@ -16,6 +17,7 @@ import faust
 import structlog
 
 from streams.bundles import read_forwarded
+from streams.burst_profiles import BurstProfiles
 from streams.bursts import run_in_bursts
 from streams.campaign_agent import CAMPAIGN, CAMPAIGN_REQUESTS, CampaignDesk
 from streams.context import WorkerContext
@@ -70,10 +72,14 @@ class ProfileAgent:
         self._rules = rules
         self._inbox = internal_topic(app, PROFILE_EVENTS)
         self._output = app.topic(PROFILES_TOPIC, key_serializer="raw", value_serializer="raw")
-        self.profiles = app.Table(PROFILES_TABLE, key_type=str, on_recover=self._count_profiles)
+        # A burst's changed profiles are written at its end (BurstProfiles), while the stream's
+        # current event may be another partition's: each row's changelog partition is chosen
+        # from its key, which is the partition its events arrive on (streams.forwarded).
+        self.profiles = app.Table(
+            PROFILES_TABLE, key_type=str, on_recover=self._count_profiles, use_partitioner=True
+        )
         self.merged = app.Table(MERGED_TABLE, key_type=str)
-        self._changed: dict[str, Profile] = {}
-        """Profiles changed since the last emission, as last written to the table."""
+        self._held = BurstProfiles(self.profiles)
         self.journey = Journey(worker, rules)
         self.campaigns = CampaignDesk(worker, self.journey, self.profiles, self._inbox)
         self._privacy = PrivacyDesk(worker, self.profiles, self._output)
@@ -102,14 +108,16 @@ class ProfileAgent:
                 elif forwarded.command == MERGE_IN:
                     await self._merge_in(customer_id, forwarded)
                 elif forwarded.command == CAMPAIGN:
+                    self._held.settle()
                     await self.campaigns.run(partition, forwarded)
                 elif await self._follow_merge(customer_id, forwarded):
                     pass
                 elif forwarded.command == SWEEP:
                     await self._sweep(customer_id)
                 elif forwarded.topic == PRIVACY_REQUESTS:
+                    self._held.settle()
                     await self._privacy.handle(customer_id, forwarded)
-                    self._changed.pop(customer_id, None)
+                    self._held.forget_emission(customer_id)
                 else:
                     await self._apply_event(customer_id, forwarded)
             except Exception as error:  # whatever fails one event dead-letters that event
@@ -117,29 +125,26 @@ class ProfileAgent:
 
     async def _apply_event(self, customer_id: str, forwarded: ForwardedEvent) -> None:
         record = forwarded.decode(self._codec)
-        stored = self.profiles.get(customer_id)
-        profile = Profile(customer_id) if stored is None else Profile.from_dict(stored)
+        held = self._held.get(customer_id)
+        profile = Profile(customer_id) if held is None else held
         now = datetime.now(UTC)
         if apply_event(profile, forwarded.topic, record, self._rules, now):
-            if stored is None:
+            if held is None:
                 self._metrics.profiles.inc()
                 _honour_objections(profile, forwarded)
             await self.journey.after_event(profile, forwarded.topic, record, now)
-            self.profiles[customer_id] = profile.to_dict()
+            self._held.changed(profile)
         else:
             self._metrics.duplicates.labels(topic=forwarded.topic).inc()
-        # A duplicate emits again: it may be the redelivery after a crash that came between
-        # writing the table and emitting, and emitting a profile twice is harmless.
-        self._changed[customer_id] = profile
+            # It may be the redelivery after a crash that came between writing the table and
+            # emitting, and emitting a profile twice is harmless.
+            self._held.emit_again(profile)
 
     async def _sweep(self, customer_id: str) -> None:
         """``sweep`` command: send the profile's product-interest mails whose window passed."""
-        stored = self.profiles.get(customer_id)
-        if stored is None:
-            return
-        profile = Profile.from_dict(stored)
-        if await self.journey.sweep(profile, datetime.now(UTC)):
-            self.profiles[customer_id] = profile.to_dict()
+        profile = self._held.get(customer_id)
+        if profile is not None and await self.journey.sweep(profile, datetime.now(UTC)):
+            self._held.changed(profile)
 
     async def _absorb(self, absorbed_id: str, forwarded: ForwardedEvent) -> None:
         """``merge`` on the absorbed id's partition: hand its profile over to the survivor.
@@ -152,9 +157,9 @@ class ProfileAgent:
             self._metrics.duplicates.labels(topic=forwarded.topic).inc()
             return
         survivor_id = forwarded.headers[SURVIVOR_HEADER]
-        stored = self.profiles.get(absorbed_id)
-        if stored is not None:
-            payload = json.dumps(stored).encode("utf-8")
+        absorbed = self._held.get(absorbed_id)
+        if absorbed is not None:
+            payload = json.dumps(absorbed.to_dict()).encode("utf-8")
             command = {COMMAND_HEADER: MERGE_IN}
             handover = await forwarded.send(
                 self._inbox, survivor_id, value=payload, headers=command
@@ -162,29 +167,28 @@ class ProfileAgent:
             deletion = await self._output.send(key=absorbed_id.encode("utf-8"), value=None)
             await delivered_in_order(self._app, [handover, deletion])
             self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
-            del self.profiles[absorbed_id]
+            self._held.remove(absorbed_id)
             self._metrics.profiles.dec()
         self.merged[absorbed_id] = survivor_id
-        self._changed.pop(absorbed_id, None)
 
     async def _merge_in(self, survivor_id: str, forwarded: ForwardedEvent) -> None:
         """``merge-in`` on the survivor's partition: merge the absorbed profile, once."""
         if await self._follow_merge(survivor_id, forwarded):
             return
         absorbed = Profile.from_dict(json.loads(forwarded.raw))
-        stored = self.profiles.get(survivor_id)
-        survivor = Profile(survivor_id) if stored is None else Profile.from_dict(stored)
+        held = self._held.get(survivor_id)
+        survivor = Profile(survivor_id) if held is None else held
         if has_absorbed(survivor, absorbed.customer_id):
             self._metrics.duplicates.labels(topic=forwarded.topic).inc()
-        else:
-            if stored is None:
-                self._metrics.profiles.inc()
-            survivor = merge_profiles(survivor, absorbed, self._rules)
-            await self.journey.after_merge(survivor, datetime.now(UTC))
-            self.profiles[survivor_id] = survivor.to_dict()
-            self._metrics.profile_merges.inc()
-            log.info("profiles_merged", survivor=survivor_id, absorbed=absorbed.customer_id)
-        self._changed[survivor_id] = survivor
+            self._held.emit_again(survivor)
+            return
+        if held is None:
+            self._metrics.profiles.inc()
+        survivor = merge_profiles(survivor, absorbed, self._rules)
+        await self.journey.after_merge(survivor, datetime.now(UTC))
+        self._held.changed(survivor)
+        self._metrics.profile_merges.inc()
+        log.info("profiles_merged", survivor=survivor_id, absorbed=absorbed.customer_id)
 
     async def _follow_merge(self, customer_id: str, forwarded: ForwardedEvent) -> bool:
         """Send a message for a person merged away on to the survivor; True when it was."""
@@ -212,9 +216,9 @@ class ProfileAgent:
         )
 
     async def _emit_changed(self) -> None:
-        """Send each profile changed since the last batch once to ``customer360.profiles``."""
-        changed, self._changed = self._changed, {}
-        for customer_id, profile in sorted(changed.items()):
+        """Write each profile the burst changed, then send it once to ``customer360.profiles``."""
+        for profile in self._held.take_changed():
+            customer_id = profile.customer_id
             try:
                 value = self._codec.encode(PROFILES_TOPIC, profile.to_record())
             except Exception as error:  # one profile that cannot be published blocks no other

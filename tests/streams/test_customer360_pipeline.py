@@ -29,9 +29,9 @@ from streams.bundles import BUNDLE, decode_bundle
 from streams.errors import InvalidRecordError
 from streams.forwarded import COMMAND_HEADER, ForwardedEvent
 from streams.identity import derive_customer_id
-from streams.identity_agent import IDENTITY_EVENTS
+from streams.identity_agent import IDENTITY_EVENTS, PROFILE_EVENTS
 from streams.kafka import is_embedded_broker
-from streams.profile_agent import MERGED_TABLE
+from streams.profile_agent import MERGED_TABLE, PROFILES_TABLE
 from streams.settings import Settings
 from tests.clitools import run_cli
 from tests.conftest import process_env
@@ -212,7 +212,7 @@ def as_tailed(value: bytes) -> str:
 
 
 def read_all(env: dict[str, str], topic: str) -> list[Message]:
-    """Every record of a one-partition topic, from its first to its last."""
+    """Every record of a topic, each partition's from its first to its last."""
     consumer = Consumer(
         {
             "bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"],
@@ -220,20 +220,24 @@ def read_all(env: dict[str, str], topic: str) -> list[Message]:
             "enable.partition.eof": True,
         }
     )
-    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, number, OFFSET_BEGINNING) for number in partitions])
     records: list[Message] = []
+    ended: set[int] = set()
     try:
         while (record := consumer.poll(10)) is not None:
             error = record.error()
             if error is None:
                 records.append(record)
             elif error.code() == KafkaError._PARTITION_EOF:
-                return records
+                ended.add(record.partition())
+                if ended == set(partitions):
+                    return records
             else:
                 raise AssertionError(error)
     finally:
         consumer.close()
-    msg = f"{topic}: no end of partition within 10 s"
+    msg = f"{topic}: not every partition ended within 10 s"
     raise AssertionError(msg)
 
 
@@ -494,6 +498,43 @@ def test_a_burst_of_events_reaches_the_resolver_in_bundles_that_keep_their_origi
     assert [event.raw for _, event in found] == values
     assert {event.key for _, event in found} == {visitor.session.encode()}
     assert len({offset for offset, _ in found}) < len(values), "events of one burst share records"
+
+
+def test_a_profile_row_is_written_to_the_partition_its_events_arrive_on(
+    test_env: dict[str, str],
+) -> None:
+    visitors = [Person() for _ in range(8)]
+    codec = make_codec(None)
+    with running_worker(test_env) as base:
+        producer = Producer({"bootstrap.servers": test_env["KAFKA_BOOTSTRAP_SERVERS"]})
+        for visitor in visitors:
+            for n in range(3):  # bursts then hold profiles changed more than once
+                record = json_to_record("shop.events", product_view(visitor, f"v{n}", n))
+                producer.produce(
+                    "shop.events", key=visitor.session, value=codec.encode("shop.events", record)
+                )
+        producer.flush(10)
+        ids = {derive_customer_id(f"session:{visitor.session}") for visitor in visitors}
+        for customer_id in ids:
+            eventually(
+                base,
+                f"/customers/{customer_id}",
+                lambda body: body["interests"] == {"running_shoes": 3},
+            )
+
+    rows: dict[str, set[int]] = {}
+    for record in read_all(test_env, f"journeyhub-{PROFILES_TABLE}-changelog"):
+        rows.setdefault(json.loads(record.key()), set()).add(record.partition())
+    arrivals: dict[str, set[int]] = {}
+    for record in read_all(test_env, PROFILE_EVENTS):
+        if dict(record.headers() or []).get(COMMAND_HEADER) == BUNDLE.encode():
+            for customer_id, _ in decode_bundle(record.value()):
+                arrivals.setdefault(str(customer_id), set()).add(record.partition())
+    rows = {customer_id: found for customer_id, found in rows.items() if customer_id in ids}
+    arrivals = {customer_id: found for customer_id, found in arrivals.items() if customer_id in ids}
+    assert rows == arrivals
+    assert set(rows) == ids
+    assert len(set().union(*rows.values())) > 1, "the people spread over several partitions"
 
 
 STORES = {
