@@ -139,6 +139,7 @@ class IdentityResolver:
         self._to_resolver = BundleSender(self._inbox, partition=0)
         worker.intake.at_burst_end(self._to_resolver.send)
         self._to_profiles = PartitionedBundles(self._profiles, app.conf.topic_partitions)
+        self._to_tracking = PartitionedBundles(self._tracking, app.conf.topic_partitions)
 
         @app.agent(self._inbox, name="identity-resolver")
         async def resolver(stream: faust.StreamT[bytes]) -> None:
@@ -174,7 +175,7 @@ class IdentityResolver:
                     in_order |= await self._resolve(forwarded, staged)
                 except Exception as error:  # whatever fails one event dead-letters that event
                     await forwarded.dead_letter(self._app, self._metrics, error)
-        deliveries = await self._to_profiles.send()
+        deliveries = await self._to_profiles.send() + await self._to_tracking.send()
         if in_order:
             await delivered_in_order(self._app, deliveries)
         staged.commit()
@@ -208,7 +209,7 @@ class IdentityResolver:
         await self._to_profiles.add(forwarded.with_headers(objections or {}), customer_id)
         if forwarded.topic == "rfid.production":
             resolved = {CUSTOMER_HEADER: customer_id}
-            await forwarded.send(self._tracking, value["chip_id"], headers=resolved)
+            await self._to_tracking.add(forwarded.with_headers(resolved), value["chip_id"])
         staged.apply(resolution)
         self._count(resolution, event_id)
         return bool(resolution.merges or objections)

@@ -2,6 +2,7 @@
 
 Readings arrive keyed by chip id, with the customer the resolver found for them, so the
 partition that owns a chip owns its history; late and repeated readings are sorted in there.
+The resolver sends them in bundles, each to its chip's partition (:mod:`streams.bundles`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import faust
 import structlog
 
+from streams.bundles import read_forwarded
 from streams.context import WorkerContext
 from streams.forwarded import ForwardedEvent, internal_topic
 from streams.identity_agent import CUSTOMER_HEADER, TRACKING_EVENTS
@@ -34,13 +36,11 @@ class TrackingAgent:
         @app.agent(internal_topic(app, TRACKING_EVENTS), name="tracking")
         async def tracking(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
-                with self._processing.time():
-                    await self._process(event)
+                for _, forwarded in read_forwarded(event):
+                    with self._processing.time():
+                        await self._process(forwarded)
 
-    async def _process(self, event: faust.EventT) -> None:
-        forwarded = ForwardedEvent.read(event)
-        if forwarded is None:
-            return
+    async def _process(self, forwarded: ForwardedEvent) -> None:
         try:
             self._record(forwarded)
         except Exception as error:  # whatever fails one reading dead-letters that reading
