@@ -4,8 +4,8 @@ Resolved events arrive keyed by the canonical customer id, so the partition that
 owns their profile; the resolver sends them in bundles, each to its customer's partition
 (:mod:`streams.bundles`). Bursts are coalesced: a batch is applied event by event, then each
 profile it changed is written to the table and sent to ``customer360.profiles`` once
-(:mod:`streams.burst_profiles`). The journey rules (scoring,
-triggers, campaigns, privacy requests) run here too, as they read and change the profile.
+(:mod:`streams.burst_profiles`). The journey rules (scoring, triggers, campaigns, privacy
+requests) run here too, as they read and change the profile.
 """
 
 from __future__ import annotations
