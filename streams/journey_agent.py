@@ -3,6 +3,10 @@
 The profile agent calls :class:`Journey` for every event it accepted, on the partition that
 owns the person, so scoring, contact history and jobs change the profile in one place. Jobs
 pass the contact rules here; what is sent goes to ``outbound.*``, what is not is counted.
+
+A profile that remembers a lead or a job may be written only once the broker has it. The
+profile agent writes at the end of a burst (:mod:`streams.burst_profiles`), so the leads and
+jobs of a whole burst are waited for together (:meth:`Journey.acknowledge`), not each alone.
 """
 
 from __future__ import annotations
@@ -67,6 +71,19 @@ class Journey:
             channel: app.topic(channel.topic, key_serializer="raw", value_serializer="raw")
             for channel in Channel
         }
+        self._unacknowledged: list[Acknowledgement] = []
+        """Leads and jobs sent since the last :meth:`acknowledge`."""
+
+    async def acknowledge(self) -> None:
+        """Wait until the broker has every lead and job sent so far.
+
+        Call it before writing a profile (or any state) that remembers them: were the write to
+        reach the broker first, a crash in between would lose the lead or job for good, as the
+        replayed event finds it done and sends nothing.
+        """
+        if self._unacknowledged:
+            pending, self._unacknowledged = self._unacknowledged, []
+            await acknowledged(self._app, pending)
 
     async def after_event(
         self, profile: Profile, topic: str, record: Mapping[str, Any], now: datetime
@@ -93,8 +110,9 @@ class Journey:
 
     async def _hand_over(self, profile: Profile) -> None:
         lead = lead_record(profile)
-        delivery = await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead)
-        await acknowledged(self._app, [delivery])
+        self._unacknowledged.append(
+            await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead)
+        )
         self._metrics.journey_leads.inc()
         log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
 
@@ -105,13 +123,15 @@ class Journey:
         return bool(jobs)
 
     async def deliver(self, profile: Profile, jobs: Iterable[Job], now: datetime) -> None:
-        """Decide each job by the contact rules; publish and remember it, or count why not."""
+        """Decide each job by the contact rules; publish and remember it, or count why not.
+
+        The profile remembers a sent job at once; it may be written after :meth:`acknowledge`.
+        """
         for job in jobs:
             decision = decide(profile, job, self.rules, now)
             if decision.send:
                 record_contact(profile, job, self.rules, now)
-                delivery = await self.publish(profile, job, now)
-                await acknowledged(self._app, [delivery])
+                self._unacknowledged.append(await self.publish(profile, job, now))
             elif decision.reason is not None:
                 self.suppressed(decision.reason.value)
 
@@ -136,13 +156,7 @@ class Journey:
     async def _send(
         self, topic: faust.TopicT, name: str, key: str, record: Mapping[str, Any]
     ) -> Acknowledgement:
-        """Send a lead or job; return the broker's acknowledgement of it.
-
-        The profile that remembers the hand-over or the contact is written to its table only
-        after the acknowledgement came. Were the table's changelog record to reach the broker
-        first, a crash in between would lose the lead or job for good: the replayed event
-        finds it done and sends nothing.
-        """
+        """Send a lead or job; return the broker's acknowledgement (see :meth:`acknowledge`)."""
         value = self._codec.encode(name, dict(record))
         delivery: Acknowledgement = await topic.send(key=key.encode("utf-8"), value=value)
         self._metrics.events_out.labels(topic=name).inc()

@@ -108,14 +108,14 @@ class ProfileAgent:
                 elif forwarded.command == MERGE_IN:
                     await self._merge_in(customer_id, forwarded)
                 elif forwarded.command == CAMPAIGN:
-                    self._held.settle()
+                    await self._settle()
                     await self.campaigns.run(partition, forwarded)
                 elif await self._follow_merge(customer_id, forwarded):
                     pass
                 elif forwarded.command == SWEEP:
                     await self._sweep(customer_id)
                 elif forwarded.topic == PRIVACY_REQUESTS:
-                    self._held.settle()
+                    await self._settle()
                     await self._privacy.handle(customer_id, forwarded)
                     self._held.forget_emission(customer_id)
                 else:
@@ -167,6 +167,7 @@ class ProfileAgent:
             deletion = await self._output.send(key=absorbed_id.encode("utf-8"), value=None)
             await delivered_in_order(self._app, [handover, deletion])
             self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
+            await self.journey.acknowledge()  # the handover may remember unacknowledged jobs
             self._held.remove(absorbed_id)
             self._metrics.profiles.dec()
         self.merged[absorbed_id] = survivor_id
@@ -217,6 +218,7 @@ class ProfileAgent:
 
     async def _emit_changed(self) -> None:
         """Write each profile the burst changed, then send it once to ``customer360.profiles``."""
+        await self.journey.acknowledge()
         for profile in self._held.take_changed():
             customer_id = profile.customer_id
             try:
@@ -228,6 +230,14 @@ class ProfileAgent:
                 continue
             await self._output.send(key=customer_id.encode("utf-8"), value=value)
             self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
+
+    async def _settle(self) -> None:
+        """Write every held profile, for code that works on the table itself.
+
+        The profiles may remember leads and jobs of this burst: they are acknowledged first.
+        """
+        await self.journey.acknowledge()
+        self._held.settle()
 
     async def _count_profiles(self) -> None:
         """After recovery: count the profiles this worker now holds."""
