@@ -7,22 +7,18 @@ none); one agent there keeps the ledgers and publishes actuals, alerts and dead 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import structlog
 from aiokafka.partitioner import DefaultPartitioner
-from faust.types import Message
 
-from schemas.catalog import dlq_topic
 from schemas.codec import Codec
-from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC, dead_letter_headers
 from schemas.errors import SchemaError
 from streams.budget import (
     BudgetSummary,
@@ -46,9 +42,9 @@ from streams.budget_records import (
 )
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
-from streams.forwarded import ORIGIN_KEY
+from streams.forwarded import ForwardedEvent, internal_topic
 from streams.in_order_producer import acknowledged
-from streams.intake import Place, SourceRecord, note_dead_letter
+from streams.intake import SourceRecord
 from streams.metrics import WorkerMetrics
 
 log = structlog.get_logger(__name__)
@@ -61,62 +57,6 @@ EVENTS_TOPIC = "journeyhub-budget-events"
 """Internal topic: plans and postings keyed by campaign id (company code if unassigned)."""
 LEDGERS_TABLE = "budget-ledgers"
 UNASSIGNED_TABLE = "budget-unassigned"
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a plan or posting entered journeyhub: enough to dead-letter it unchanged later."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    value: bytes
-
-    @classmethod
-    def of(cls, record: SourceRecord) -> Origin:
-        """Return the origin of a record read by the intake."""
-        return cls(record.topic, record.partition, record.offset, record.key, record.raw)
-
-    @classmethod
-    def from_message(cls, message: Message) -> Origin:
-        """Read the origin a forwarded message carries in its headers.
-
-        Raises:
-            BudgetError: The message lacks an ``origin.*`` header.
-        """
-        raw = message.headers or []
-        pairs = raw.items() if isinstance(raw, Mapping) else raw
-        headers = {name: bytes(v).decode(errors="replace") for name, v in pairs if v is not None}
-        try:
-            topic, partition, offset = (headers[name] for name in _POSITION)
-        except KeyError:
-            msg = f"{EVENTS_TOPIC} message at offset {message.offset} lacks its origin headers"
-            raise BudgetError(msg) from None
-        value = message.value or b""
-        return cls(topic, int(partition), int(offset), headers.get(ORIGIN_KEY), value)
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        """Return the headers that carry this origin along with the forwarded value."""
-        values = [self.topic, str(self.partition), str(self.offset)]
-        pairs = list(zip(_POSITION, values, strict=True))
-        if self.key is not None:
-            pairs.append((ORIGIN_KEY, self.key))
-        return [(name, value.encode()) for name, value in pairs]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return JSON-able values; ``from_dict`` reads them back unchanged."""
-        value = base64.b64encode(self.value).decode("ascii")
-        return {**dataclasses.asdict(self), "value": value}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Origin:
-        """Rebuild an origin from ``to_dict()`` output."""
-        value = base64.b64decode(data["value"])
-        return cls(data["topic"], data["partition"], data["offset"], data["key"], value)
-
-
-_POSITION = (ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET)
 
 
 def read_booking(topic: str, value: Mapping[str, Any]) -> Plan | Posting:
@@ -137,10 +77,14 @@ def ledger_key(booking: Plan | Posting) -> str:
 
 @dataclass
 class CampaignBook:
-    """A campaign's ledger, the origin of each document and when its actuals last changed."""
+    """A campaign's ledger, each document as it entered and when its actuals last changed.
+
+    A document is kept as it entered so that a posting rejected later, when its plan comes
+    (:class:`streams.budget.Rejected`), can still be dead-lettered unchanged.
+    """
 
     ledger: CampaignLedger
-    origins: dict[str, Origin] = field(default_factory=dict)
+    origins: dict[str, ForwardedEvent] = field(default_factory=dict)
     updated_at: dt.datetime | None = None
 
     def summary(self) -> BudgetSummary | None:
@@ -163,7 +107,9 @@ class CampaignBook:
         updated_at = data["updated_at"]
         return cls(
             ledger=CampaignLedger.from_dict(data["ledger"]),
-            origins={doc_id: Origin.from_dict(item) for doc_id, item in data["origins"].items()},
+            origins={
+                doc_id: ForwardedEvent.from_dict(item) for doc_id, item in data["origins"].items()
+            },
             updated_at=None if updated_at is None else dt.datetime.fromisoformat(updated_at),
         )
 
@@ -184,14 +130,7 @@ class BudgetAgent:
         self._codec: Codec = context.codec
         self._metrics: WorkerMetrics = context.metrics
         self._partitions: int = app.conf.topic_partitions
-        self._events = app.topic(
-            EVENTS_TOPIC,
-            key_type=str,
-            key_serializer="json",
-            value_serializer="raw",
-            partitions=self._partitions,
-            internal=True,
-        )
+        self._events = internal_topic(app, EVENTS_TOPIC)
         self.ledgers = app.Table(
             LEDGERS_TABLE, key_type=str, partitions=self._partitions, on_recover=self._export_all
         )
@@ -202,7 +141,7 @@ class BudgetAgent:
         async def budget(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
             async for event in stream.events():
                 with self._metrics.processing_seconds.labels(agent="budget").time():
-                    await self._book(event.message)
+                    await self._book(event)
                 yield None
 
     async def forward(self, record: SourceRecord) -> None:
@@ -215,8 +154,7 @@ class BudgetAgent:
             booking = read_booking(record.topic, record.value)
         except BudgetError as error:
             raise InvalidRecordError(str(error)) from error
-        origin = Origin.of(record)
-        await self._events.send(key=ledger_key(booking), value=record.raw, headers=origin.headers())
+        await ForwardedEvent.from_record(record).send(self._events, ledger_key(booking))
 
     def summary(self, campaign_id: str) -> BudgetSummary | None:
         """Return a campaign's budget position from this worker's table, None if unknown."""
@@ -228,23 +166,21 @@ class BudgetAgent:
         books = (CampaignBook.from_dict(stored) for _, stored in self._owned(self.ledgers))
         return [summary for book in books if (summary := book.summary()) is not None]
 
-    async def _book(self, message: Message) -> None:
-        try:
-            origin = Origin.from_message(message)
-        except BudgetError:
-            log.warning("budget_event_without_origin", topic=EVENTS_TOPIC, offset=message.offset)
+    async def _book(self, event: faust.EventT) -> None:
+        origin = ForwardedEvent.read(event)
+        if origin is None:
             return
         try:
-            booking = read_booking(origin.topic, self._codec.decode(origin.topic, origin.value))
+            booking = read_booking(origin.topic, origin.decode(self._codec))
         except (SchemaError, BudgetError) as error:
-            await self._dead_letter(origin, error)
+            await origin.dead_letter(self._app, self._metrics, error)
             return
         if isinstance(booking, Posting) and booking.campaign_id is None:
             self._book_unassigned(booking)
         else:
             await self._book_campaign(booking, origin)
 
-    async def _book_campaign(self, booking: Plan | Posting, origin: Origin) -> None:
+    async def _book_campaign(self, booking: Plan | Posting, origin: ForwardedEvent) -> None:
         campaign_id = ledger_key(booking)
         stored = self.ledgers.get(campaign_id)
         if stored is None:
@@ -256,7 +192,7 @@ class BudgetAgent:
         if isinstance(booking, Plan):
             outcomes = apply_plan(book.ledger, booking)
         else:
-            book.origins.setdefault(booking.document_id, origin)
+            book.origins.setdefault(booking.document_id, origin.with_headers({}))
             outcomes = apply_posting(book.ledger, booking)
         self._count(campaign_id, outcomes)
         if outcomes and isinstance(outcomes[0], Duplicate):
@@ -282,7 +218,9 @@ class BudgetAgent:
             return await self._send(ALERTS, outcome.alert_id, value)
         if isinstance(outcome, Rejected):
             error = PostingRejectedError(outcome.reason)
-            return await self._dead_letter(book.origins[outcome.document_id], error)
+            return await book.origins[outcome.document_id].dead_letter(
+                self._app, self._metrics, error
+            )
         return None
 
     def _book_unassigned(self, posting: Posting) -> None:
@@ -312,24 +250,14 @@ class BudgetAgent:
                 outcome=outcome.outcome,
             )
 
-    async def _send(
-        self, topic: str, key: str | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
-    ) -> Awaitable[Any]:
+    async def _send(self, topic: str, key: str | None, value: bytes) -> Awaitable[Any]:
         """Send a record; return the future that resolves once the broker stored it."""
         channel = self._outputs.get(topic)
         if channel is None:
             channel = self._app.topic(topic, key_serializer="raw", value_serializer="raw")
             self._outputs[topic] = channel
-        future = await channel.send(key=key, value=value, headers=list(headers))
+        future = await channel.send(key=key, value=value)
         self._metrics.events_out.labels(topic=topic).inc()
-        return future
-
-    async def _dead_letter(self, origin: Origin, error: BaseException) -> Awaitable[Any]:
-        headers = dead_letter_headers(error, origin.topic, origin.partition, origin.offset)
-        future = await self._send(
-            dlq_topic(origin.topic), origin.key, origin.value, headers=headers
-        )
-        note_dead_letter(self._metrics, Place(origin.topic, origin.partition, origin.offset), error)
         return future
 
     def _export(self, before: BudgetSummary | None, after: BudgetSummary) -> None:

@@ -1,13 +1,15 @@
 """A source event on its way through the worker's internal topics, with where it entered.
 
 The intake forwards an event of a person to the identity resolver, the resolver on to the
-profile and tracking agents. Each hop keys it anew, and the ``origin.*`` dead-letter headers
-travel along, so whichever agent gives up on the event can still send its original key and
-bytes to ``dlq.<topic>``.
+profile and tracking agents, and a budget plan or posting to the budget agent. Each hop keys it
+anew, and the ``origin.*`` dead-letter headers travel along, so whichever agent gives up on the
+event can still send its original key and bytes to ``dlq.<topic>``; the budget agent keeps
+postings in its table as well (:meth:`ForwardedEvent.to_dict`), to dead-letter them later.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -97,6 +99,27 @@ class ForwardedEvent:
         key = original_key.encode("utf-8") if original_key is not None else None
         return cls(topic, partition, offset, key, message.value or b"", headers)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Where the event entered and its original key and bytes, JSON-able, for a table.
+
+        The headers of the hop it came on are left out: the event can still be dead-lettered
+        from what is kept.
+        """
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": None if self.key is None else self.key.decode("utf-8"),
+            "value": base64.b64encode(self.raw).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ForwardedEvent:
+        """Rebuild an event from :meth:`to_dict` output, without headers."""
+        key = None if data["key"] is None else str(data["key"]).encode("utf-8")
+        raw = base64.b64decode(data["value"])
+        return cls(data["topic"], data["partition"], data["offset"], key, raw, {})
+
     def with_headers(self, headers: Mapping[str, str]) -> ForwardedEvent:
         """The same event with the headers it carries on its next hop (a command, ...)."""
         return replace(self, headers=headers)
@@ -148,7 +171,11 @@ class ForwardedEvent:
 
     async def dead_letter(
         self, app: faust.App, metrics: WorkerMetrics, error: BaseException
-    ) -> None:
-        """Send the original key and bytes to ``dlq.<topic>`` with the reason, and count it."""
+    ) -> Awaitable[RecordMetadata]:
+        """Send the original key and bytes to ``dlq.<topic>`` with the reason, and count it.
+
+        Returns:
+            The delivery, done once the broker has the dead letter.
+        """
         place = Place(self.topic, self.partition, self.offset)
-        await send_dead_letter(app, metrics, place, self.key, self.raw, error)
+        return await send_dead_letter(app, metrics, place, self.key, self.raw, error)

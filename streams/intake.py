@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 import structlog
+from faust.types import RecordMetadata
 
 from schemas.catalog import dlq_topic
 from schemas.codec import Codec
@@ -69,11 +70,17 @@ async def send_dead_letter(
     key: bytes | None,
     value: bytes | None,
     error: BaseException,
-) -> None:
-    """Send original key and value bytes to ``dlq.<topic>`` with the reason, and count it."""
+) -> Awaitable[RecordMetadata]:
+    """Send original key and value bytes to ``dlq.<topic>`` with the reason, and count it.
+
+    Returns:
+        The delivery, done once the broker has the dead letter.
+    """
     headers = dead_letter_headers(error, place.topic, place.partition, place.offset)
-    await app.topic(dlq_topic(place.topic)).send(key=key, value=value, headers=headers)
+    topic = app.topic(dlq_topic(place.topic))
+    delivery = await topic.send(key=key, value=value, headers=headers)
     note_dead_letter(metrics, place, error)
+    return delivery
 
 
 Handler = Callable[[SourceRecord], Awaitable[None]]

@@ -174,6 +174,7 @@ async def test_a_record_holds_a_bundles_events_its_own_one_or_none_when_unreadab
         )
         await single.send(channel, "c-3")
         await channel.send(value=b"\x02\x80", headers=[(COMMAND_HEADER, BUNDLE.encode())])
+        await channel.send(value=b"written by hand, without origin headers")
 
     records = await sent_records(app, fill)
     with capture_logs() as logs:
@@ -183,5 +184,5 @@ async def test_a_record_holds_a_bundles_events_its_own_one_or_none_when_unreadab
     [(key, event)] = held[1]
     assert (key, event.topic, event.partition, event.offset) == ("c-3", "shop.events", 3, 9)
     assert (event.key, event.raw) == (single.key, single.raw)
-    assert held[2] == []
-    assert [entry["event"] for entry in logs] == ["bundle_unreadable"]
+    assert held[2] == held[3] == []
+    assert [entry["event"] for entry in logs] == ["bundle_unreadable", "origin_headers_missing"]
