@@ -9,9 +9,14 @@ just before it is emitted; the burst's events are acknowledged only after both
 
 Code that works on the table itself (campaigns, privacy requests) gets it settled first: every
 held profile written, and read back from the table for the emission, as that code may change it.
+An event whose handling fails is dead-lettered and leaves no trace in a held profile
+(:meth:`BurstProfiles.changing`), as it left none in the table when each event read its own copy.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 from faust.types import TableT
 
@@ -41,6 +46,25 @@ class BurstProfiles:
         """Hold a changed profile; it is written and emitted when the burst ends."""
         self._unwritten[profile.customer_id] = profile
         self._to_emit[profile.customer_id] = profile
+
+    @contextlib.contextmanager
+    def changing(self, customer_id: str) -> Iterator[None]:
+        """Around code that changes the person's profile in place: undone if the code fails.
+
+        The event whose handling failed is dead-lettered and must leave no trace, while what
+        the burst's earlier events changed stays. A profile read from the table needs nothing
+        undone: it is a copy, held only once :meth:`changed` is called.
+        """
+        held = self._unwritten.get(customer_id)
+        before = None if held is None else held.to_dict()
+        try:
+            yield
+        except BaseException:
+            if before is not None:
+                restored = self._unwritten[customer_id] = Profile.from_dict(before)
+                if self._to_emit.get(customer_id) is not None:
+                    self._to_emit[customer_id] = restored
+            raise
 
     def emit_again(self, profile: Profile) -> None:
         """Emit an unchanged profile at the burst's end (after a redelivered event)."""

@@ -128,22 +128,28 @@ class ProfileAgent:
         held = self._held.get(customer_id)
         profile = Profile(customer_id) if held is None else held
         now = datetime.now(UTC)
-        if apply_event(profile, forwarded.topic, record, self._rules, now):
+        with self._held.changing(customer_id):
+            if not apply_event(profile, forwarded.topic, record, self._rules, now):
+                self._metrics.duplicates.labels(topic=forwarded.topic).inc()
+                # It may be the redelivery after a crash that came between writing the table
+                # and emitting, and emitting a profile twice is harmless.
+                self._held.emit_again(profile)
+                return
             if held is None:
-                self._metrics.profiles.inc()
                 _honour_objections(profile, forwarded)
             await self.journey.after_event(profile, forwarded.topic, record, now)
-            self._held.changed(profile)
-        else:
-            self._metrics.duplicates.labels(topic=forwarded.topic).inc()
-            # It may be the redelivery after a crash that came between writing the table and
-            # emitting, and emitting a profile twice is harmless.
-            self._held.emit_again(profile)
+        if held is None:
+            self._metrics.profiles.inc()
+        self._held.changed(profile)
 
     async def _sweep(self, customer_id: str) -> None:
         """``sweep`` command: send the profile's product-interest mails whose window passed."""
         profile = self._held.get(customer_id)
-        if profile is not None and await self.journey.sweep(profile, datetime.now(UTC)):
+        if profile is None:
+            return
+        with self._held.changing(customer_id):
+            swept = await self.journey.sweep(profile, datetime.now(UTC))
+        if swept:
             self._held.changed(profile)
 
     async def _absorb(self, absorbed_id: str, forwarded: ForwardedEvent) -> None:

@@ -1,5 +1,6 @@
 from typing import Any, cast
 
+import pytest
 from faust.types import TableT
 
 from streams.burst_profiles import BurstProfiles
@@ -120,3 +121,49 @@ def test_a_profile_whose_emission_is_forgotten_is_still_written() -> None:
 
     assert profiles.take_changed() == []
     assert table.writes == ["c-1"]
+
+
+def test_a_change_that_fails_is_undone_and_the_bursts_earlier_changes_stay() -> None:
+    table = RecordingTable()
+    profiles = held(table)
+    profiles.changed(scored("c-1", 10))  # an earlier event of the burst
+
+    with pytest.raises(RuntimeError), profiles.changing("c-1"):
+        current = profiles.get("c-1")
+        assert current is not None
+        current.lead_score = 99
+        raise RuntimeError("the event's handling failed half-way")
+
+    after = profiles.get("c-1")
+    assert after is not None
+    assert after.lead_score == 10
+    assert [profile.lead_score for profile in profiles.take_changed()] == [10]
+    assert table["c-1"]["lead_score"] == 10
+
+
+def test_a_change_that_succeeds_stays() -> None:
+    profiles = held(RecordingTable())
+    profiles.changed(scored("c-1", 10))
+
+    with profiles.changing("c-1"):
+        current = profiles.get("c-1")
+        assert current is not None
+        current.lead_score = 30
+        profiles.changed(current)
+
+    assert [profile.lead_score for profile in profiles.take_changed()] == [30]
+
+
+def test_a_failed_change_of_a_profile_read_from_the_table_leaves_the_table_as_it_was() -> None:
+    table = RecordingTable({"c-1": scored("c-1", 7).to_dict()})
+    profiles = held(table)
+
+    with pytest.raises(RuntimeError), profiles.changing("c-1"):
+        current = profiles.get("c-1")
+        assert current is not None
+        current.lead_score = 99
+        raise RuntimeError("failed")
+
+    assert profiles.take_changed() == []
+    assert table.writes == []
+    assert table["c-1"]["lead_score"] == 7
