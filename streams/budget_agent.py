@@ -16,7 +16,6 @@ from typing import Any
 
 import faust
 import structlog
-from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.codec import Codec
 from schemas.errors import SchemaError
@@ -42,7 +41,7 @@ from streams.budget_records import (
 )
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
-from streams.forwarded import ForwardedEvent, internal_topic
+from streams.forwarded import ForwardedEvent, internal_topic, key_partition
 from streams.in_order_producer import acknowledged
 from streams.intake import SourceRecord
 from streams.metrics import WorkerMetrics
@@ -303,22 +302,11 @@ class BudgetAgent:
         owned = {
             tp.partition for tp in self._app.assignor.assigned_actives() if tp.topic == EVENTS_TOPIC
         }
-        everything = list(range(self._partitions))
         return [
             (key, stored)
             for key, stored in table.items()
-            if _PARTITIONER(_table_key(table, key), everything, everything) in owned
+            if key_partition(key, self._partitions) in owned
         ]
-
-
-_PARTITIONER = DefaultPartitioner()
-"""The producer's partitioner: where a key of the internal topic, and so of a table, lives."""
-
-
-def _table_key(table: faust.types.TableT, key: str) -> bytes:
-    """Serialize a key as the table's changelog does (JSON, as the internal topic's keys)."""
-    serialized: bytes = table.changelog_topic.prepare_key(key, None)[0]
-    return serialized
 
 
 def register(context: WorkerContext) -> None:

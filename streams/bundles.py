@@ -15,17 +15,15 @@ the worker only, never by anyone else.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Awaitable, Sequence
 from typing import Any, cast
 
 import faust
 import structlog
-from aiokafka.partitioner import DefaultPartitioner
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from faust.types import RecordMetadata
 
-from streams.forwarded import COMMAND_HEADER, ForwardedEvent
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent, key_partition
 
 log = structlog.get_logger(__name__)
 
@@ -204,21 +202,17 @@ class BundleSender:
 class PartitionedBundles:
     """Bundle senders for every partition of a topic, each event to its key's partition.
 
-    The partition of a key is the one the producer would choose (aiokafka's default
-    partitioner on the JSON key, as :func:`internal_topic` serializes it), which is also
-    the partition of the key in the changelogs of the tables the topic feeds.
+    The partition of a key is the one the producer would choose (:func:`key_partition`),
+    which is also the partition of the key in the changelogs of the tables the topic feeds.
     """
 
     def __init__(self, topic: faust.TopicT, partitions: int) -> None:
         """Route to the ``partitions`` partitions of ``topic``."""
-        self._partitions = list(range(partitions))
-        self._senders = [BundleSender(topic, partition) for partition in self._partitions]
-        self._choose = DefaultPartitioner()
+        self._senders = [BundleSender(topic, partition) for partition in range(partitions)]
 
     def partition_of(self, key: str) -> int:
         """The partition a record keyed ``key`` goes to."""
-        serialized = json.dumps(key).encode("utf-8")
-        return int(self._choose(serialized, self._partitions, self._partitions))
+        return key_partition(key, len(self._senders))
 
     async def add(self, event: ForwardedEvent, hop_key: str) -> None:
         """Add an event to the open bundle of ``hop_key``'s partition."""

@@ -18,7 +18,7 @@ from faust.types import TableT
 
 from streams.campaigns import CampaignSummary, run_campaign
 from streams.context import WorkerContext
-from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
+from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic, key_partition
 from streams.in_order_producer import acknowledged
 from streams.intake import SourceRecord
 from streams.journey_agent import Journey
@@ -117,7 +117,7 @@ class CampaignDesk:
         local = [
             Profile.from_dict(stored)
             for customer_id, stored in list(self._profiles.items())
-            if self._partition_of(customer_id) == partition
+            if key_partition(customer_id, self.partitions) == partition
         ]
         jobs, summary = run_campaign(request, local, self._journey.rules, now)
         by_id = {profile.customer_id: profile for profile in local}
@@ -139,8 +139,3 @@ class CampaignDesk:
             sent=summary.sent,
         )
         return summary
-
-    def _partition_of(self, customer_id: str) -> int:
-        """The profile partition of a customer id: where the profile topic sends its events."""
-        key, _ = self._inbox.prepare_key(customer_id, None)
-        return int(self._app.producer.key_partition(self._inbox.get_topic_name(), key).partition)

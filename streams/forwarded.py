@@ -10,12 +10,14 @@ postings in its table as well (:meth:`ForwardedEvent.to_dict`), to dead-letter t
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import faust
 import structlog
+from aiokafka.partitioner import DefaultPartitioner
 from faust.types import RecordMetadata
 
 from schemas.codec import Codec
@@ -54,6 +56,20 @@ def internal_topic(app: faust.App, name: str, partitions: int | None = None) -> 
         key_serializer="json",
         value_serializer="raw",
     )
+
+
+_PARTITIONER = DefaultPartitioner()
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition of an internal topic a key goes to, and so of the tables the topic feeds.
+
+    It is the one the producer chooses (its default partitioner on the key as
+    :func:`internal_topic` serializes it, JSON), so whoever routes, filters or looks up a key
+    by partition agrees with where the producer and the tables' changelogs put it.
+    """
+    everything = list(range(partitions))
+    return int(_PARTITIONER(json.dumps(key).encode("utf-8"), everything, everything))
 
 
 @dataclass(frozen=True)
