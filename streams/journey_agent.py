@@ -7,6 +7,8 @@ pass the contact rules here; what is sent goes to ``outbound.*``, what is not is
 A profile that remembers a lead or a job may be written only once the broker has it. The
 profile agent writes at the end of a burst (:mod:`streams.burst_profiles`), so the leads and
 jobs of a whole burst are waited for together (:meth:`Journey.acknowledge`), not each alone.
+A profile handed over to another partition mid-burst (a merge) waits only if it remembers one
+of them itself (:meth:`Journey.acknowledge_for`).
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class Journey:
         }
         self._unacknowledged: list[Acknowledgement] = []
         """Leads and jobs sent since the last :meth:`acknowledge`."""
+        self._remembering: set[str] = set()
+        """Customers whose profiles remember one of them."""
 
     async def acknowledge(self) -> None:
         """Wait until the broker has every lead and job sent so far.
@@ -83,7 +87,17 @@ class Journey:
         """
         if self._unacknowledged:
             pending, self._unacknowledged = self._unacknowledged, []
+            self._remembering.clear()
             await acknowledged(self._app, pending)
+
+    async def acknowledge_for(self, customer_id: str) -> None:
+        """Wait as :meth:`acknowledge` does, if the person's profile remembers a lead or job.
+
+        A profile remembers only the leads and jobs sent for its own person: one it absorbed
+        came with its own acknowledged before it was handed over.
+        """
+        if customer_id in self._remembering:
+            await self.acknowledge()
 
     async def after_event(
         self, profile: Profile, topic: str, record: Mapping[str, Any], now: datetime
@@ -110,8 +124,8 @@ class Journey:
 
     async def _hand_over(self, profile: Profile) -> None:
         lead = lead_record(profile)
-        self._unacknowledged.append(
-            await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead)
+        self._remember(
+            profile, await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead)
         )
         self._metrics.journey_leads.inc()
         log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
@@ -131,7 +145,7 @@ class Journey:
             decision = decide(profile, job, self.rules, now)
             if decision.send:
                 record_contact(profile, job, self.rules, now)
-                self._unacknowledged.append(await self.publish(profile, job, now))
+                self._remember(profile, await self.publish(profile, job, now))
             elif decision.reason is not None:
                 self.suppressed(decision.reason.value)
 
@@ -147,6 +161,11 @@ class Journey:
         self._metrics.journey_jobs.labels(template=job.template, channel=job.channel.value).inc()
         log.info("job_published", job_id=job.job_id, customer_id=job.customer_id, topic=topic)
         return delivery
+
+    def _remember(self, profile: Profile, delivery: Acknowledgement) -> None:
+        """Note a lead or job the profile now remembers, until it is acknowledged."""
+        self._unacknowledged.append(delivery)
+        self._remembering.add(profile.customer_id)
 
     def suppressed(self, reason: str, count: int = 1) -> None:
         """Count jobs the contact rules did not send, by reason."""

@@ -173,7 +173,7 @@ class ProfileAgent:
             deletion = await self._output.send(key=absorbed_id.encode("utf-8"), value=None)
             await delivered_in_order(self._app, [handover, deletion])
             self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
-            await self.journey.acknowledge()  # the handover may remember unacknowledged jobs
+            await self.journey.acknowledge_for(absorbed_id)  # it may remember unsent jobs
             self._held.remove(absorbed_id)
             self._metrics.profiles.dec()
         self.merged[absorbed_id] = survivor_id
