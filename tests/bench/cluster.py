@@ -1,4 +1,4 @@
-"""The Kafka side of the benchmark: a clean broker per scenario, its topics, preloading.
+"""The Kafka side of the benchmark: a clean broker per scenario, its topics, loading, reading.
 
 Against the embedded broker every scenario gets a fresh one, so no consumer group, table or
 topic of one scenario colours the next; ``KAFKA_BOOTSTRAP_SERVERS`` names a shared one.
@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.broker import EmbeddedBroker, free_port
+from streams.kafka import end_offsets
 from streams.settings import Settings
 from tests.bench.preload import EncodedEvent
 
 PARTITIONS = 4
 """Partitions of the benchmark's own topics, as many as every source topic has."""
 SEND_TIMEOUT = 120.0
+READ_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,3 +96,37 @@ def send_all(cluster: Cluster, events: Sequence[EncodedEvent], topic: str | None
     if left:
         msg = f"the broker did not confirm {left} records within {SEND_TIMEOUT:g} s"
         raise RuntimeError(msg)
+
+
+def read_all(cluster: Cluster, topic: str) -> Iterator[Message]:
+    """Every record of ``topic`` up to its end as of the call, each partition in offset order.
+
+    Raises:
+        RuntimeError: The records stopped short of the end within :data:`READ_TIMEOUT`.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": cluster.bootstrap,
+            "group.id": f"bench-read-{cluster.run_id}",
+            "enable.auto.commit": "false",
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: end for p, end in end_offsets(consumer, topic, partitions).items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        deadline = time.monotonic() + READ_TIMEOUT
+        while ends:
+            if time.monotonic() > deadline:
+                msg = f"{topic} stopped short of its end; partitions left: {sorted(ends)}"
+                raise RuntimeError(msg)
+            for message in consumer.consume(1000, 0.2):
+                partition, offset = message.partition(), message.offset()
+                if message.error() is not None or partition is None or offset is None:
+                    continue
+                if partition in ends and offset < ends[partition]:
+                    yield message
+                if offset + 1 >= ends.get(partition, 0):
+                    ends.pop(partition, None)
+    finally:
+        consumer.close()

@@ -43,13 +43,18 @@ class LatencyRun:
         offered_eps: The offered load, events per second.
         achieved_eps: The rate the sender kept up.
         probes: Probes sent.
-        latencies_ms: Latency of each probe whose profile appeared, in sending order.
+        by_probe: Latency of each probe whose profile appeared, in sending order.
     """
 
     offered_eps: int
     achieved_eps: float
     probes: int
-    latencies_ms: list[float]
+    by_probe: dict[str, float]
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        """The latencies of the probes that arrived, in sending order."""
+        return list(self.by_probe.values())
 
     @property
     def missing(self) -> int:
@@ -80,6 +85,11 @@ def sustainable_rate(pipeline_eps: float) -> int:
     processes; this second figure shows the latency of the pipeline itself. 0 without a rate.
     """
     return int(pipeline_eps / 2 / 50) * 50
+
+
+def probe_prefix(cluster: Cluster) -> str:
+    """The start of every probe's session id (and key) in a run on ``cluster``."""
+    return f"bench-probe-{cluster.run_id}-"
 
 
 def probe_record(session_id: str, at: datetime) -> dict[str, Any]:
@@ -142,7 +152,7 @@ def run_latency(
 ) -> LatencyRun:
     """Offer ``rate`` events a second for ``seconds`` to one running worker and time probes."""
     ensure_topics(cluster.settings(), CATALOG.values())
-    prefix = f"bench-probe-{cluster.run_id}-"
+    prefix = probe_prefix(cluster)
 
     def probes() -> Iterator[tuple[str, bytes]]:
         number = 0
@@ -165,5 +175,5 @@ def run_latency(
         while len(tally.seen()) < len(sent) and time.monotonic() < deadline:
             time.sleep(0.2)
         seen = tally.seen()
-    latencies = [(seen[probe] - at) * 1000 for probe, at in sent.items() if probe in seen]
+    latencies = {probe: (seen[probe] - at) * 1000 for probe, at in sent.items() if probe in seen}
     return LatencyRun(rate, achieved, len(sent), latencies)

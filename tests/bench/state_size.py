@@ -9,19 +9,14 @@ worker has to recover.
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
 from streams.app import APP_ID
-from streams.kafka import end_offsets
 from streams.profile_agent import PROFILES_TABLE
-from tests.bench.cluster import Cluster
+from tests.bench.cluster import Cluster, read_all
 
 PROFILES_CHANGELOG = f"{APP_ID}-{PROFILES_TABLE}-changelog"
 """Faust names a table's changelog ``<app id>-<table>-changelog``."""
-_READ_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -41,38 +36,14 @@ class StateSize:
 
 def last_value_sizes(cluster: Cluster, topic: str) -> dict[bytes, int]:
     """The size of the last value of every key of ``topic``; tombstoned keys are left out."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": cluster.bootstrap,
-            "group.id": f"bench-state-{cluster.run_id}",
-            "enable.auto.commit": "false",
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        listed = end_offsets(consumer, topic, partitions)
-        ends = {p: end for p, end in listed.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        sizes: dict[bytes, int] = {}
-        deadline = time.monotonic() + _READ_TIMEOUT
-        while ends:
-            if time.monotonic() > deadline:
-                msg = f"{topic} stopped short of its end; partitions left: {sorted(ends)}"
-                raise RuntimeError(msg)
-            for message in consumer.consume(1000, 0.2):
-                partition, offset = message.partition(), message.offset()
-                if message.error() is not None or partition is None or offset is None:
-                    continue
-                key, value = message.key() or b"", message.value()
-                if value is None:
-                    sizes.pop(key, None)
-                else:
-                    sizes[key] = len(value)
-                if offset + 1 >= ends.get(partition, 0):
-                    ends.pop(partition, None)
-        return sizes
-    finally:
-        consumer.close()
+    sizes: dict[bytes, int] = {}
+    for message in read_all(cluster, topic):
+        key, value = message.key() or b"", message.value()
+        if value is None:
+            sizes.pop(key, None)
+        else:
+            sizes[key] = len(value)
+    return sizes
 
 
 def profile_state(cluster: Cluster) -> StateSize:

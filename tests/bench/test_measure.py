@@ -37,8 +37,8 @@ def test_a_run_that_never_started_has_no_rate() -> None:
 
 
 def test_p99_counts_missing_probes_as_slower_than_any() -> None:
-    complete = LatencyRun(2000, 2000.0, probes=100, latencies_ms=[float(n) for n in range(100)])
-    two_missing = LatencyRun(2000, 2000.0, probes=100, latencies_ms=[1.0] * 98)
+    complete = LatencyRun(2000, 2000.0, 100, {f"p{n}": float(n) for n in range(100)})
+    two_missing = LatencyRun(2000, 2000.0, 100, {f"p{n}": 1.0 for n in range(98)})
 
     assert complete.percentile(0.99) == 98.0
     assert complete.percentile(0.5) == 49.0
@@ -52,7 +52,7 @@ def test_the_summary_line_carries_every_figure_and_ratio() -> None:
         faust=Throughput(1000, 1.0),
         one_worker=PipelineRun(1, Throughput(1000, 0.5), outputs=10),
         two_workers=PipelineRun(2, Throughput(1000, 0.3125), outputs=10),
-        latency=LatencyRun(2000, 2000.0, probes=1, latencies_ms=[123.4]),
+        latency=LatencyRun(2000, 2000.0, probes=1, by_probe={"p1": 123.4}),
     )
 
     assert summary_line(result) == (
