@@ -21,6 +21,7 @@ from tests.bench.cluster import create_topics, fresh_cluster, send_all
 from tests.bench.connector import run_crm_connector
 from tests.bench.domain_ceiling import run_domain_ceiling
 from tests.bench.faust_passthrough import run_faust_passthrough
+from tests.bench.hops import hops, probe_moments
 from tests.bench.latency import run_latency, sustainable_rate
 from tests.bench.pipeline import run_pipeline
 from tests.bench.preload import build_mix, topic_shares
@@ -154,12 +155,17 @@ def main() -> None:
     if sustained:
         with console.status(f"(c) latency at {sustained:,} events/s, half one worker's rate"):
             with fresh_cluster(log_dir) as cluster:
-                result.sustained_latency = attempt(
+                result.sustained_latency = run = attempt(
                     result, "latency at a sustained load",
                     lambda: run_latency(
                         cluster, mix, codec, sustained, args.latency_seconds, log_dir
                     ),
                 )  # fmt: skip
+                if run is not None:
+                    result.sustained_hops = attempt(
+                        result, "hops of the probes",
+                        lambda: hops(probe_moments(cluster, codec, run)),
+                    ) or []  # fmt: skip
 
     if profiler is not None:
         result.notes.append(f"worker flame graph: {profiler.output}")

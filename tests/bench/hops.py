@@ -31,6 +31,8 @@ from tests.bench.preload import build_mix
 
 STAGES = ("sent", "bundled for the resolver", "bundled for its profile", "emitted", "read")
 """The moments a probe passes, in order; a hop runs from one to the next."""
+HOPS = ("intake", "identity resolver", "profile agent", "emit to the bench's reader")
+"""What runs between two stages: the hop from each stage to the next."""
 
 Moments = dict[str, dict[str, float]]
 """Per probe, the moment (epoch ms) it reached each stage."""
@@ -51,11 +53,11 @@ def hops(moments: Mapping[str, Mapping[str, float]]) -> list[Hop]:
     """Each hop's percentiles over the probes seen at every stage."""
     complete = [stages for stages in moments.values() if all(s in stages for s in STAGES)]
     found = []
-    for start, end in itertools.pairwise(STAGES):
+    for name, (start, end) in zip(HOPS, itertools.pairwise(STAGES), strict=True):
         took = sorted(stages[end] - stages[start] for stages in complete)
         if took:
             p50, p99 = (took[min(len(took) - 1, int(share * len(took)))] for share in (0.5, 0.99))
-            found.append(Hop(f"{start} -> {end}", len(took), p50, p99))
+            found.append(Hop(name, len(took), p50, p99))
     return found
 
 
@@ -125,7 +127,7 @@ def _row(name: str, p50_ms: float | None, p99_ms: float | None) -> str:
     def shown(ms: float | None) -> str:
         return "never" if ms is None else f"{ms:.0f} ms"
 
-    return f"{name:52} p50 {shown(p50_ms):>8}  p99 {shown(p99_ms):>8}"
+    return f"{name:28} p50 {shown(p50_ms):>8}  p99 {shown(p99_ms):>8}"
 
 
 if __name__ == "__main__":

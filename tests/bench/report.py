@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.bench.connector import ConnectorRun
+from tests.bench.hops import Hop
 from tests.bench.latency import LatencyRun
 from tests.bench.measure import Throughput
 from tests.bench.pipeline import PipelineRun
@@ -34,6 +35,7 @@ class BenchResult:
     two_workers_no_standby: PipelineRun | None = None
     latency: LatencyRun | None = None
     sustained_latency: LatencyRun | None = None
+    sustained_hops: list[Hop] = field(default_factory=list)
     connector: ConnectorRun | None = None
     profile_state: StateSize | None = None
     notes: list[str] = field(default_factory=list)
@@ -128,6 +130,14 @@ def render_table(result: BenchResult, console: Console) -> None:
     for latency in (result.latency, result.sustained_latency):
         if latency is not None:
             table.add_row(*_latency_row(latency))
+    for hop in result.sustained_hops:
+        table.add_row(
+            f"    hop: {hop.name}",
+            f"{hop.probes:,} probes",
+            "",
+            "",
+            f"p50 {_ms(hop.p50_ms)}, p99 {_ms(hop.p99_ms)}",
+        )
     state = result.profile_state
     if state is not None:
         table.add_row(

@@ -2,6 +2,7 @@ import math
 
 from rich.console import Console
 
+from tests.bench.hops import Hop
 from tests.bench.latency import LatencyRun, sustainable_rate
 from tests.bench.measure import Series, Throughput, throughput
 from tests.bench.pipeline import PipelineRun
@@ -91,3 +92,13 @@ def test_the_table_compares_two_workers_without_standby_copies_with_one() -> Non
     rows = console.export_text().splitlines()
     assert any("2 workers" in row and "x0.80" in row for row in rows)
     assert any("no standby copies" in row and "x1.25" in row for row in rows)
+
+
+def test_the_table_shows_each_hop_of_the_probes_at_a_sustained_load() -> None:
+    result = BenchResult(events=1000, sustained_hops=[Hop("identity resolver", 150, 41.0, 97.0)])
+    console = Console(record=True, width=200)
+
+    render_table(result, console)
+
+    rows = console.export_text().splitlines()
+    assert any("hop: identity resolver" in r and "p50 41 ms, p99 97 ms" in r for r in rows)
