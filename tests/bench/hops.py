@@ -17,7 +17,7 @@ import argparse
 import itertools
 import pathlib
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Message
@@ -26,8 +26,16 @@ from schemas.codec import Codec, make_codec
 from streams.bundles import BundleError, decode_bundle
 from streams.identity_agent import IDENTITY_EVENTS, PROFILE_EVENTS
 from tests.bench.cluster import Cluster, fresh_cluster, read_all
-from tests.bench.latency import PROBE_TOPIC, PROFILES, LatencyRun, probe_prefix, run_latency
+from tests.bench.latency import (
+    PROBE_TOPIC,
+    PROFILES,
+    LatencyRun,
+    probe_prefix,
+    profile_sessions,
+    run_latency,
+)
 from tests.bench.preload import build_mix
+from tests.bench.tally import Spotter
 
 STAGES = ("sent", "bundled for the resolver", "bundled for its profile", "emitted", "read")
 """The moments a probe passes, in order; a hop runs from one to the next."""
@@ -36,7 +44,6 @@ HOPS = ("intake", "identity resolver", "profile agent", "emit to the bench's rea
 
 Moments = dict[str, dict[str, float]]
 """Per probe, the moment (epoch ms) it reached each stage."""
-Spotter = Callable[[Message], Iterable[str]]
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def probe_moments(cluster: Cluster, codec: Codec, run: LatencyRun) -> Moments:
     mark(STAGES[0], PROBE_TOPIC, _key)
     mark(STAGES[1], IDENTITY_EVENTS, _bundled_keys)
     mark(STAGES[2], PROFILE_EVENTS, _bundled_keys)
-    mark(STAGES[3], PROFILES, lambda message: _sessions(codec, message))
+    mark(STAGES[3], PROFILES, profile_sessions(codec, prefix))
     for probe, latency in run.by_probe.items():
         sent = moments.get(probe, {}).get(STAGES[0])
         if sent is not None:
@@ -94,14 +101,6 @@ def _bundled_keys(message: Message) -> list[str]:
     except BundleError:  # a record that carries one event, e.g. a merge command
         return []
     return [event.key.decode() for _, event in bundled if event.key]
-
-
-def _sessions(codec: Codec, message: Message) -> list[str]:
-    value = message.value()
-    if value is None:
-        return []
-    sessions: list[str] = codec.decode(PROFILES, value)["identities"]["session_ids"]
-    return sessions
 
 
 def main() -> None:
