@@ -20,6 +20,7 @@ from streams.intake import Intake
 from streams.kafka import faust_broker_options
 from streams.lean_consumer import use_lean_consume_path
 from streams.metrics import WorkerMetrics
+from streams.rocksdb_store import SCHEME, register_store
 from streams.settings import Settings
 from streams.web import register_views, token_middleware
 
@@ -46,7 +47,7 @@ DOMAINS: tuple[Registrar, ...] = (
 
 
 def _faust_options(settings: Settings) -> dict[str, Any]:
-    store = "rocksdb://" if settings.state_store == "rocksdb" else "memory://"
+    store = f"{SCHEME}://" if settings.state_store == "rocksdb" else "memory://"
     return {
         **faust_broker_options(settings),
         "store": store,
@@ -70,6 +71,7 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     producer may send batches of many records, in send order (:mod:`streams.embedded_transport`).
     Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`).
     """
+    register_store()
     app = faust.App(APP_ID, **_faust_options(settings))
     if embedded_broker:
         use_embedded_transport(app)

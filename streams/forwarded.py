@@ -68,8 +68,13 @@ def key_partition(key: str, partitions: int) -> int:
     :func:`internal_topic` serializes it, JSON), so whoever routes, filters or looks up a key
     by partition agrees with where the producer and the tables' changelogs put it.
     """
+    return serialized_key_partition(json.dumps(key).encode("utf-8"), partitions)
+
+
+def serialized_key_partition(key: bytes, partitions: int) -> int:
+    """The partition the producer's default partitioner chooses for a key already serialized."""
     everything = list(range(partitions))
-    return int(_PARTITIONER(json.dumps(key).encode("utf-8"), everything, everything))
+    return int(_PARTITIONER(key, everything, everything))
 
 
 @dataclass(frozen=True)
