@@ -37,6 +37,9 @@ STALL = 120.0
 """Seconds the worker may go without bringing one more profile in line with the truth."""
 EVENTS_PER_CUSTOMER = 5.6
 """About how many events ``build_workload`` makes per customer."""
+STORES = ("memory", "rocksdb")
+"""Both table stores: in memory, rebuilt from the changelogs at every start, and RocksDB (the
+default), which keeps the tables on disk across a kill and catches up from the changelogs."""
 
 
 def mismatches(base: str, truth: GroundTruth) -> list[str]:
@@ -73,14 +76,16 @@ def settle_while_progressing(base: str, truth: GroundTruth) -> None:
         time.sleep(1.0)
 
 
+@pytest.mark.parametrize("store", STORES)
 def test_five_kills_during_processing_lose_and_double_nothing(
-    drill_env: dict[str, str], drill_settings: Settings
+    drill_env: dict[str, str], drill_settings: Settings, store: str
 ) -> None:
+    env = {**drill_env, "JOURNEYHUB_STATE": store}
     customers = max(10, round(EVENTS / EVENTS_PER_CUSTOMER))
     events, truth = build_workload(customers, SEED)
     rng = random.Random(SEED)
-    base = worker_url(drill_env)
-    process = worker(drill_env)
+    base = worker_url(env)
+    process = worker(env)
     started = time.monotonic()
     kills: list[float] = []
     try:
@@ -105,7 +110,8 @@ def test_five_kills_during_processing_lose_and_double_nothing(
         process.stop()
 
     print(
-        f"\ncrash drill: {len(events)} events of {customers} customers, SIGKILL at {kills} s, "
+        f"\ncrash drill ({store}): {len(events)} events of {customers} customers, "
+        f"SIGKILL at {kills} s, "
         f"ground truth matched after {elapsed:.0f} s: "
         f"{len(truth.customer_emails | truth.prospect_emails)} profiles, "
         f"{sum(truth.orders_by_email.values())} orders, budgets {truth.budget_actuals}"
