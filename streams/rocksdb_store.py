@@ -13,8 +13,11 @@ Tables without ``use_partitioner`` are stored exactly as Faust stores them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from faust import stores
 from faust.stores import rocksdb
+from faust.types import TP
 
 from streams.forwarded import serialized_key_partition
 
@@ -46,6 +49,36 @@ class KeyPartitionedStore(rocksdb.Store):
         if not self.table.use_partitioner:
             return None
         return self._dbs.get(self._key_partition(key))
+
+    def _iterkeys(self) -> Iterator[bytes]:
+        if not self.table.use_partitioner:
+            return super()._iterkeys()
+        return (key for key, _ in self._placed_items())
+
+    def _itervalues(self) -> Iterator[bytes]:
+        if not self.table.use_partitioner:
+            return super()._itervalues()
+        return (value for _, value in self._placed_items())
+
+    def _iteritems(self) -> Iterator[tuple[bytes, bytes]]:
+        if not self.table.use_partitioner:
+            return super()._iteritems()
+        return self._placed_items()
+
+    def _size(self) -> int:
+        if not self.table.use_partitioner:
+            return super()._size()
+        return sum(1 for _ in self._placed_items())
+
+    def _placed_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """The rows of the active partitions' databases that sit in their key's partition."""
+        actives = self.app.assignor.assigned_actives()
+        topic = self.table.changelog_topic.get_topic_name()
+        for partition, db in self._dbs.items():
+            if TP(topic, partition) in actives or self.table.is_global:
+                for key, value in self._visible_items(db):
+                    if self._key_partition(key) == partition:
+                        yield key, value
 
     def _key_partition(self, key: bytes) -> int:
         partitions = self.table.partitions or self.app.conf.topic_partitions

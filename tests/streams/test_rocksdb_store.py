@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import pytest
 from faust.types import TP
 
 from streams.forwarded import key_partition
@@ -44,3 +45,26 @@ async def test_a_row_written_outside_its_partitions_events_is_read_where_its_key
 
     assert store["c-erika"] == {"version": 2}
     assert "c-erika" in store
+
+
+async def test_walking_the_table_passes_over_copies_left_in_a_foreign_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = keyed_table(tmp_path, "profiles")
+    store: Any = table.data
+    everything = changelog_partitions(table, *range(PARTITIONS))
+    monkeypatch.setattr(table.app.assignor, "assigned_actives", lambda: everything)
+    await store.assign_partitions(table, everything)
+    own = key_partition("c-erika", PARTITIONS)
+    foreign = (own + 1) % PARTITIONS
+    stale = (store._encode_key("c-erika"), store._encode_value({"version": 1}))
+    store._db_for_partition(foreign).put(*stale)  # where Faust's own store could leave it
+
+    store["c-erika"] = {"version": 2}
+    store["c-max"] = {"version": 1}
+
+    assert len(store) == 2
+    assert sorted(store.keys()) == ["c-erika", "c-max"]
+    assert sorted(store.items()) == [("c-erika", {"version": 2}), ("c-max", {"version": 1})]
+    assert {"version": 1} in list(store.values())  # c-max's
+    assert list(store.values()).count({"version": 1}) == 1
