@@ -20,6 +20,7 @@ from streams.intake import Intake
 from streams.kafka import faust_broker_options
 from streams.lean_consumer import use_lean_consume_path
 from streams.metrics import WorkerMetrics
+from streams.partitioner import KeyPartitioner
 from streams.rocksdb_store import SCHEME, register_store
 from streams.settings import Settings
 from streams.web import register_views, token_middleware
@@ -60,6 +61,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "topic_partitions": max(spec.partitions for spec in CATALOG.values()),
         "consumer_auto_offset_reset": "earliest",
         "autodiscover": False,
+        "producer_partitioner": KeyPartitioner(),
     }
 
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import faust
 import structlog
-from aiokafka.partitioner import DefaultPartitioner
 from faust.types import RecordMetadata
 
 from schemas.codec import Codec
 from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC
 from streams.intake import Place, SourceRecord, send_dead_letter
 from streams.metrics import WorkerMetrics
+from streams.partitioner import KeyPartitioner
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +58,7 @@ def internal_topic(app: faust.App, name: str, partitions: int | None = None) -> 
     )
 
 
-_PARTITIONER = DefaultPartitioner()
+_PARTITIONER = KeyPartitioner()
 
 
 def key_partition(key: str, partitions: int) -> int:
