@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 from aiokafka.partitioner import murmur2
 
-REMEMBERED_KEYS = 65_536
-"""How many keys' hashes are kept: a few MB, more than the customers of a busy minute."""
+REMEMBERED_KEYS = 16_384
+"""How many keys' hashes are kept: about 4 MB. A key comes again within a second or two (its
+bundle, then its profile and changelog), while a busy worker sees a few thousand keys a second."""
 
 
 @functools.lru_cache(maxsize=REMEMBERED_KEYS)
