@@ -23,7 +23,7 @@ from schemas.codec import Codec
 from schemas.deadletter import ORIGIN_OFFSET, ORIGIN_PARTITION, ORIGIN_TOPIC
 from streams.intake import Place, SourceRecord, send_dead_letter
 from streams.metrics import WorkerMetrics
-from streams.partitioner import KeyPartitioner
+from streams.partitioner import partition_of
 
 log = structlog.get_logger(__name__)
 
@@ -58,23 +58,14 @@ def internal_topic(app: faust.App, name: str, partitions: int | None = None) -> 
     )
 
 
-_PARTITIONER = KeyPartitioner()
-
-
 def key_partition(key: str, partitions: int) -> int:
     """The partition of an internal topic a key goes to, and so of the tables the topic feeds.
 
-    It is the one the producer chooses (its default partitioner on the key as
-    :func:`internal_topic` serializes it, JSON), so whoever routes, filters or looks up a key
-    by partition agrees with where the producer and the tables' changelogs put it.
+    It is the one the producer chooses (its partitioner on the key as :func:`internal_topic`
+    serializes it, JSON), so whoever routes, filters or looks up a key by partition agrees with
+    where the producer and the tables' changelogs put it.
     """
-    return serialized_key_partition(json.dumps(key).encode("utf-8"), partitions)
-
-
-def serialized_key_partition(key: bytes, partitions: int) -> int:
-    """The partition the producer's default partitioner chooses for a key already serialized."""
-    everything = list(range(partitions))
-    return int(_PARTITIONER(key, everything, everything))
+    return partition_of(json.dumps(key).encode("utf-8"), partitions)
 
 
 @dataclass(frozen=True)

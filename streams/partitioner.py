@@ -26,6 +26,11 @@ def _positive_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition among ``partitions`` that Kafka's default partitioner picks for ``key``."""
+    return _positive_hash(key) % partitions
+
+
 class KeyPartitioner:
     """aiokafka's partitioner interface; picks what its ``DefaultPartitioner`` picks."""
 
@@ -35,4 +40,4 @@ class KeyPartitioner:
         """The partition of ``key``: murmur2 of the key, or a random one when there is no key."""
         if key is None:
             return random.choice(available or all_partitions)  # noqa: S311 - spreads load only
-        return all_partitions[_positive_hash(key) % len(all_partitions)]
+        return all_partitions[partition_of(key, len(all_partitions))]

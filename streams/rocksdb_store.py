@@ -19,7 +19,7 @@ from faust import stores
 from faust.stores import rocksdb
 from faust.types import TP
 
-from streams.forwarded import serialized_key_partition
+from streams.partitioner import partition_of
 
 SCHEME = "rocksdb-by-key"
 """The store URL scheme (``rocksdb-by-key://``) that names :class:`KeyPartitionedStore`."""
@@ -82,7 +82,7 @@ class KeyPartitionedStore(rocksdb.Store):
 
     def _key_partition(self, key: bytes) -> int:
         partitions = self.table.partitions or self.app.conf.topic_partitions
-        return serialized_key_partition(key, partitions)
+        return partition_of(key, partitions)
 
 
 def register_store() -> None:
