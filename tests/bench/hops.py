@@ -30,6 +30,7 @@ from tests.bench.latency import (
     PROBE_TOPIC,
     PROFILES,
     LatencyRun,
+    nearest_rank,
     probe_prefix,
     profile_sessions,
     run_latency,
@@ -62,8 +63,8 @@ def hops(moments: Mapping[str, Mapping[str, float]]) -> list[Hop]:
     found = []
     for name, (start, end) in zip(HOPS, itertools.pairwise(STAGES), strict=True):
         took = sorted(stages[end] - stages[start] for stages in complete)
-        if took:
-            p50, p99 = (took[min(len(took) - 1, int(share * len(took)))] for share in (0.5, 0.99))
+        p50, p99 = nearest_rank(took, 0.5), nearest_rank(took, 0.99)
+        if p50 is not None and p99 is not None:
             found.append(Hop(name, len(took), p50, p99))
     return found
 

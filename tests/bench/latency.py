@@ -35,6 +35,23 @@ TICK = 0.005
 SETTLE_SECONDS = 15.0
 
 
+def nearest_rank(
+    ordered: Sequence[float], share: float, population: int | None = None
+) -> float | None:
+    """The value below which ``share`` of a population lies, by the nearest-rank rule.
+
+    One rule serves every percentile the bench prints, so the end-to-end figure and the
+    hops it is made of are read the same way. ``ordered`` holds the values seen, smallest
+    first; ``population`` also counts those never seen (slower than any, so a rank among
+    them has no value: None). It defaults to the values seen.
+    """
+    size = len(ordered) if population is None else population
+    if size == 0:
+        return None
+    rank = max(1, round(share * size))
+    return ordered[rank - 1] if rank <= len(ordered) else None
+
+
 @dataclass(frozen=True)
 class LatencyRun:
     """Latencies of the probes of one run, in milliseconds.
@@ -66,11 +83,7 @@ class LatencyRun:
 
         A missing probe counts as slower than any that arrived.
         """
-        if self.probes == 0:
-            return None
-        rank = max(1, round(share * self.probes))
-        ordered = sorted(self.latencies_ms)
-        return ordered[rank - 1] if rank <= len(ordered) else None
+        return nearest_rank(sorted(self.latencies_ms), share, population=self.probes)
 
     @property
     def mean_ms(self) -> float | None:

@@ -27,10 +27,10 @@ def test_each_hop_is_timed_over_the_probes_seen_at_every_stage() -> None:
     }
 
     assert hops(moments) == [
-        Hop("intake", 2, 20, 20),
-        Hop("identity resolver", 2, 30, 30),
-        Hop("profile agent", 2, 30, 30),
-        Hop("emit to the bench's reader", 2, 20, 20),
+        Hop("intake", 2, 10, 20),
+        Hop("identity resolver", 2, 20, 30),
+        Hop("profile agent", 2, 20, 30),
+        Hop("emit to the bench's reader", 2, 10, 20),
     ]
 
 

@@ -3,7 +3,7 @@ import math
 from rich.console import Console
 
 from tests.bench.hops import Hop
-from tests.bench.latency import LatencyRun, sustainable_rate
+from tests.bench.latency import LatencyRun, nearest_rank, sustainable_rate
 from tests.bench.measure import Series, Throughput, throughput
 from tests.bench.pipeline import PipelineRun
 from tests.bench.report import BenchResult, render_table, summary_line
@@ -44,6 +44,16 @@ def test_p99_counts_missing_probes_as_slower_than_any() -> None:
     assert complete.percentile(0.99) == 98.0
     assert complete.percentile(0.5) == 49.0
     assert two_missing.percentile(0.99) is None
+
+
+def test_every_percentile_takes_the_nearest_rank() -> None:
+    hundred = [float(n) for n in range(1, 101)]
+
+    assert nearest_rank(hundred, 0.99) == 99.0
+    assert nearest_rank(hundred, 0.5) == 50.0
+    assert nearest_rank([10.0, 20.0], 0.5) == 10.0
+    assert nearest_rank([10.0, 20.0], 0.99) == 20.0
+    assert nearest_rank([], 0.5) is None
 
 
 def test_the_summary_line_carries_every_figure_and_ratio() -> None:
