@@ -37,17 +37,22 @@ class KeyPartitionedStore(rocksdb.Store):
         self._db_for_partition(partition).put(key, value)
 
     def _get(self, key: bytes) -> bytes | None:
+        if not self.table.use_partitioner:
+            return super()._get(key)
         db = self._own_db(key)
-        return super()._get(key) if db is None else db.get(key)
+        return None if db is None else db.get(key)
 
     def _contains(self, key: bytes) -> bool:
-        db = self._own_db(key)
-        return super()._contains(key) if db is None else db.get(key) is not None
+        if not self.table.use_partitioner:
+            return super()._contains(key)
+        return self._get(key) is not None
 
     def _own_db(self, key: bytes) -> rocksdb.DB | None:
-        """The open database of the key's partition, for a ``use_partitioner`` table."""
-        if not self.table.use_partitioner:
-            return None
+        """The open database of the key's partition; None if that partition is not kept here.
+
+        A key whose partition is not kept here is absent, even if another partition's
+        database holds a copy of it: such a copy is one Faust's store left, and is stale.
+        """
         return self._dbs.get(self._key_partition(key))
 
     def _iterkeys(self) -> Iterator[bytes]:

@@ -67,3 +67,18 @@ async def test_walking_the_table_passes_over_copies_left_in_a_foreign_partition(
     assert sorted(store.keys()) == ["c-erika", "c-max"]
     assert sorted(store.items()) == [("c-erika", {"version": 2}), ("c-max", {"version": 1})]
     assert sorted(value["version"] for value in store.values()) == [1, 2]
+
+
+async def test_a_key_whose_partition_is_not_kept_here_is_absent_whatever_else_is_stored(
+    tmp_path: Path,
+) -> None:
+    table = keyed_table(tmp_path, "profiles")
+    store: Any = table.data
+    own = key_partition("c-erika", PARTITIONS)
+    foreign = (own + 1) % PARTITIONS
+    await store.assign_partitions(table, changelog_partitions(table, foreign))
+    stale = (store._encode_key("c-erika"), store._encode_value({"version": 1}))
+    store._db_for_partition(foreign).put(*stale)  # where Faust's own store could leave it
+
+    assert "c-erika" not in store
+    assert store.get("c-erika") is None
