@@ -16,7 +16,7 @@ An event whose handling fails is dead-lettered and leaves no trace in a held pro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from faust.types import TableT
 
@@ -26,9 +26,15 @@ from streams.profile import Profile
 class BurstProfiles:
     """Profiles changed in the current burst, in front of the profile table."""
 
-    def __init__(self, table: TableT) -> None:
-        """Wrap the profile table (customer id -> :meth:`Profile.to_dict`)."""
+    def __init__(self, table: TableT, written: Callable[[Profile], None]) -> None:
+        """Wrap the profile table (customer id -> :meth:`Profile.to_dict`).
+
+        Args:
+            table: The profile table.
+            written: Called with each profile this writes, once it is in the table.
+        """
         self._table = table
+        self._written = written
         self._unwritten: dict[str, Profile] = {}
         """Profiles changed since they were last written to the table."""
         self._to_emit: dict[str, Profile | None] = {}
@@ -101,4 +107,5 @@ class BurstProfiles:
     def _write(self) -> None:
         for customer_id, profile in self._unwritten.items():
             self._table[customer_id] = profile.to_dict()
+            self._written(profile)
         self._unwritten.clear()

@@ -26,6 +26,7 @@ from streams.context import WorkerContext
 from streams.forwarded import COMMAND_HEADER, ForwardedEvent
 from streams.identity_agent import PROFILE_EVENTS
 from streams.in_order_producer import acknowledged
+from streams.interest_deadlines import InterestDeadlines
 from streams.profile import Profile
 from streams.rules import Rules
 from streams.scoring import hand_over_if_due, lead_record, score_event
@@ -183,29 +184,41 @@ class Journey:
 
 
 def start_interest_sweep(
-    worker: WorkerContext, journey: Journey, profiles: TableT, inbox: faust.TopicT
+    worker: WorkerContext,
+    rules: Rules,
+    deadlines: InterestDeadlines,
+    profiles: TableT,
+    inbox: faust.TopicT,
 ) -> None:
     """Run the interest sweep periodically over the profiles this worker holds.
 
-    A timer cannot write tables, so for every local profile with a due window it sends a
+    A timer cannot write tables, so for every local profile whose window ended it sends a
     :data:`SWEEP` command to the profile's partition, where the profile agent plans and
     sends the mails (:meth:`Journey.sweep`). A command for a profile swept meanwhile finds
-    nothing due and changes nothing.
+    nothing due and changes nothing. Which profiles are due, :class:`InterestDeadlines`
+    knows; after a rebalance or a recovery it reads the table again before a round.
 
     Args:
         worker: The worker being built.
-        journey: The journey rules.
+        rules: The journey rules; the product-interest window sets how often the sweep runs.
+        deadlines: The window ends of the profiles held here.
         profiles: The profile table (customer id -> stored profile).
         inbox: The profile agent's topic, keyed by customer id.
     """
     app = worker.app
     origin = ForwardedEvent(PROFILE_EVENTS, -1, -1, None, b"", {})
 
-    @app.timer(sweep_interval(journey.rules), name="interest-sweep")
+    async def notes_are_stale(*_: Any, **__: Any) -> None:
+        deadlines.stale = True
+
+    app.on_rebalance_complete.connect(notes_are_stale)
+    profiles.on_recover(notes_are_stale)
+
+    @app.timer(sweep_interval(rules), name="interest-sweep")
     async def interest_sweep() -> None:
         if not worker.ready or app.rebalancing or app.in_recovery:
             return
-        now = datetime.now(UTC)
-        for customer_id, stored in list(profiles.items()):
-            if due_interest_triggers(Profile.from_dict(stored), now, journey.rules):
-                await origin.send(inbox, customer_id, headers={COMMAND_HEADER: SWEEP})
+        if deadlines.stale:
+            await deadlines.rebuild(profiles)
+        for customer_id in deadlines.take_due(datetime.now(UTC)):
+            await origin.send(inbox, customer_id, headers={COMMAND_HEADER: SWEEP})

@@ -30,6 +30,7 @@ from streams.identity_agent import (
     SURVIVOR_HEADER,
 )
 from streams.in_order_producer import delivered_in_order
+from streams.interest_deadlines import InterestDeadlines
 from streams.journey_agent import SWEEP, Journey, start_interest_sweep
 from streams.privacy import Objection, honour_objections
 from streams.privacy_agent import PrivacyDesk
@@ -79,12 +80,13 @@ class ProfileAgent:
             PROFILES_TABLE, key_type=str, on_recover=self._count_profiles, use_partitioner=True
         )
         self.merged = app.Table(MERGED_TABLE, key_type=str)
-        self._held = BurstProfiles(self.profiles)
+        deadlines = InterestDeadlines(rules.triggers.product_interest)
+        self._held = BurstProfiles(self.profiles, written=deadlines.note)
         self.journey = Journey(worker, rules)
         self.campaigns = CampaignDesk(worker, self.journey, self.profiles, self._inbox)
         self._privacy = PrivacyDesk(worker, self.profiles, self._output)
         worker.handlers[CAMPAIGN_REQUESTS] = self.campaigns.fan_out
-        start_interest_sweep(worker, self.journey, self.profiles, self._inbox)
+        start_interest_sweep(worker, rules, deadlines, self.profiles, self._inbox)
 
         @app.agent(self._inbox, name="profiles")
         async def profiles(stream: faust.StreamT[bytes]) -> None:

@@ -134,6 +134,20 @@ def interest_since(watch: InterestWatch, trigger: ProductInterestTrigger) -> dat
     return min(starts, default=None)
 
 
+def interest_window_end(profile: Profile, trigger: ProductInterestTrigger) -> datetime | None:
+    """When the first of the profile's open product-interest windows ends; None if none is open.
+
+    That is when :func:`due_interest_triggers` first plans a mail for the profile, so the sweep
+    need not look at it before then.
+    """
+    ends = [
+        since + trigger.window
+        for watch in profile.interest_watch.values()
+        if (since := interest_since(watch, trigger)) is not None
+    ]
+    return min(ends, default=None)
+
+
 def due_interest_triggers(profile: Profile, now: datetime, rules: Rules) -> list[Job]:
     """Plan a ``product_interest`` mail for every category whose window passed without an order.
 

@@ -24,8 +24,9 @@ class RecordingTable(dict[str, dict[str, Any]]):
         super().__delitem__(key)
 
 
-def held(table: RecordingTable) -> BurstProfiles:
-    return BurstProfiles(cast(TableT, table))
+def held(table: RecordingTable, written: list[Profile] | None = None) -> BurstProfiles:
+    noted = [] if written is None else written
+    return BurstProfiles(cast(TableT, table), written=noted.append)
 
 
 def scored(customer_id: str, points: int) -> Profile:
@@ -48,6 +49,21 @@ def test_a_profile_changed_twice_in_a_burst_is_written_once_when_it_ends() -> No
     assert table.writes == ["c-1"]
     assert table["c-1"]["lead_score"] == 25
     assert [profile.lead_score for profile in emitted] == [25]
+
+
+def test_each_profile_written_is_reported_once_it_is_in_the_table() -> None:
+    table, written = RecordingTable(), []
+    profiles = held(table, written)
+    profiles.changed(scored("c-1", 10))
+    profiles.changed(scored("c-2", 20))
+    assert written == []
+
+    profiles.take_changed()
+
+    assert [(profile.customer_id, table[profile.customer_id]) for profile in written] == [
+        ("c-1", scored("c-1", 10).to_dict()),
+        ("c-2", scored("c-2", 20).to_dict()),
+    ]
 
 
 def test_a_profile_not_held_is_read_from_the_table() -> None:

@@ -64,15 +64,13 @@ def test_the_seeds_scoring_example_hands_one_lead_to_sales(test_env: dict[str, s
     ]
 
 
-def short_window_rules(tmp_path: Path) -> Path:
+def short_window_rules(tmp_path: Path, seconds: int = WINDOW_SECONDS) -> Path:
     """The packaged rules with a product-interest window of a few seconds."""
     packaged = Path(load_rules.__code__.co_filename).with_name("rules.yaml").read_text()
     assert "    window_hours: 24       # wait" in packaged
     path = tmp_path / "rules.yaml"
     path.write_text(
-        packaged.replace(
-            "    window_hours: 24       # wait", f"    window_seconds: {WINDOW_SECONDS} #"
-        )
+        packaged.replace("    window_hours: 24       # wait", f"    window_seconds: {seconds} #")
     )
     return path
 
@@ -169,3 +167,32 @@ def test_interest_without_an_order_mails_once_after_the_window_unless_consent_wa
     assert mails[0]["to"] == keen.email
     assert mails[0]["salutation"] == "Sehr geehrte Frau Dr. Musterfrau"
     assert refusing_id not in {mail["customer_id"] for mail in mails}
+
+
+def test_a_window_open_when_the_worker_stops_is_mailed_once_by_the_worker_that_recovers_it(
+    test_env: dict[str, str], tmp_path: Path
+) -> None:
+    window = 25
+    env = {**test_env, "JOURNEYHUB_RULES": str(short_window_rules(tmp_path, window))}
+    category = f"trail_{uuid.uuid4().hex[:8]}"
+    keen = Person()
+    views = [viewed(keen, category, n) for n in (1, 2)]
+    window_end = datetime.fromisoformat(views[-1]["occurred_at"]) + timedelta(seconds=window)
+    with running_worker(env) as base:
+        produce(env, "shop.events", checkout(keen, "checkout", 0), *views)
+        eventually(base, by_email(keen), lambda body: category in body["interests"])
+        keen_id = http_get(base + by_email(keen))[1]["customer_id"]
+    assert datetime.now(UTC) < window_end, "the window ended before the worker stopped"
+    assert mails_about(env, category) == []
+
+    with running_worker(env, "restarted.log"):
+        wait_for(
+            lambda: bool(mails_about(env, category)),
+            window + PROCESSED_WITHIN,
+            lambda: "the restarted worker sent no product-interest mail after the window",
+        )
+
+    mails = mails_about(env, category)
+    assert [(mail["customer_id"], mail["template"]) for mail in mails] == [
+        (keen_id, "product_interest")
+    ]
