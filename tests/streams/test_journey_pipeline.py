@@ -13,6 +13,7 @@ import pytest
 from streams.rules import load_rules
 from tests.streams.test_customer360_pipeline import (
     PROCESSED_WITHIN,
+    STORES,
     Person,
     checkout,
     cms,
@@ -169,11 +170,13 @@ def test_interest_without_an_order_mails_once_after_the_window_unless_consent_wa
     assert refusing_id not in {mail["customer_id"] for mail in mails}
 
 
+@pytest.mark.parametrize("store", STORES)
 def test_a_window_open_when_the_worker_stops_is_mailed_once_by_the_worker_that_recovers_it(
-    test_env: dict[str, str], tmp_path: Path
+    test_env: dict[str, str], tmp_path: Path, store: str
 ) -> None:
     window = 25
-    env = {**test_env, "JOURNEYHUB_RULES": str(short_window_rules(tmp_path, window))}
+    rules = str(short_window_rules(tmp_path, window))
+    env = {**test_env, **STORES[store], "JOURNEYHUB_RULES": rules}
     category = f"trail_{uuid.uuid4().hex[:8]}"
     keen = Person()
     views = [viewed(keen, category, n) for n in (1, 2)]
