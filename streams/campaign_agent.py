@@ -23,6 +23,7 @@ from streams.in_order_producer import acknowledged
 from streams.intake import SourceRecord
 from streams.journey_agent import Journey
 from streams.profile import Profile
+from streams.table_walk import rows_in_slices
 
 log = structlog.get_logger(__name__)
 
@@ -116,8 +117,9 @@ class CampaignDesk:
         now = datetime.now(UTC)
         local = [
             Profile.from_dict(stored)
-            for customer_id, stored in list(self._profiles.items())
-            if key_partition(customer_id, self.partitions) == partition
+            async for _, stored in rows_in_slices(
+                self._profiles, lambda key: key_partition(key, self.partitions) == partition
+            )
         ]
         jobs, summary = run_campaign(request, local, self._journey.rules, now)
         by_id = {profile.customer_id: profile for profile in local}

@@ -15,7 +15,6 @@ for a profile with nothing due changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Mapping
 from datetime import datetime
@@ -24,10 +23,9 @@ from typing import Any
 from streams.normalize import to_epoch_ms
 from streams.profile import Profile
 from streams.rules import ProductInterestTrigger
+from streams.table_walk import rows_in_slices
 from streams.triggers import interest_window_end
 
-REBUILD_SLICE = 500
-"""Profiles read from the table between two chances for the event loop to run other tasks."""
 QUEUE_SLACK = 1_024
 """Outdated entries the queue may hold beyond twice the live ones before it is compacted."""
 
@@ -75,16 +73,12 @@ class InterestDeadlines:
         return due
 
     async def rebuild(self, table: Mapping[str, Mapping[str, Any]]) -> None:
-        """Note every profile of the table afresh, yielding to the event loop between slices.
+        """Note every profile of the table afresh, a slice at a time (:mod:`streams.table_walk`).
 
         A rebalance during the walk makes the notes stale again, for the next round.
         """
         self.stale = False
         self._ends.clear()
         self._queue.clear()
-        for position, customer_id in enumerate(list(table.keys()), start=1):
-            stored = table.get(customer_id)
-            if stored is not None:
-                self.note(Profile.from_dict(stored))
-            if position % REBUILD_SLICE == 0:
-                await asyncio.sleep(0)
+        async for _, stored in rows_in_slices(table):
+            self.note(Profile.from_dict(stored))

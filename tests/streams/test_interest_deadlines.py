@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 
-from streams.interest_deadlines import REBUILD_SLICE, InterestDeadlines
+from streams.interest_deadlines import InterestDeadlines
 from streams.profile import Profile
+from streams.table_walk import SLICE
 from streams.triggers import due_interest_triggers
 from tests.streams.test_profile import at, product_view
 from tests.streams.test_triggers import SHORT, WINDOW, item, placed, process, viewed_twice
@@ -70,7 +71,7 @@ def test_the_queue_keeps_few_outdated_entries_however_often_a_profile_changes() 
 async def test_a_rebuild_notes_every_profile_of_the_table_and_clears_the_old_notes() -> None:
     deadlines = InterestDeadlines(TRIGGER)
     deadlines.note(viewed_twice(category="gone"))  # its partition went to another worker
-    table = {f"c-{n}": Profile(f"c-{n}").to_dict() for n in range(2 * REBUILD_SLICE)}
+    table = {f"c-{n}": Profile(f"c-{n}").to_dict() for n in range(2 * SLICE)}
     table["c-1"] = viewed_twice().to_dict()
     assert deadlines.stale
 
