@@ -80,13 +80,13 @@ class ProfileAgent:
             PROFILES_TABLE, key_type=str, on_recover=self._count_profiles, use_partitioner=True
         )
         self.merged = app.Table(MERGED_TABLE, key_type=str)
-        deadlines = InterestDeadlines(rules.triggers.product_interest)
-        self._held = BurstProfiles(self.profiles, written=deadlines.note)
+        self._deadlines = InterestDeadlines(rules.triggers.product_interest)
+        self._held = BurstProfiles(self.profiles, written=self._deadlines.note)
         self.journey = Journey(worker, rules)
         self.campaigns = CampaignDesk(worker, self.journey, self.profiles, self._inbox)
         self._privacy = PrivacyDesk(worker, self.profiles, self._output)
         worker.handlers[CAMPAIGN_REQUESTS] = self.campaigns.fan_out
-        start_interest_sweep(worker, rules, deadlines, self.profiles, self._inbox)
+        start_interest_sweep(worker, rules, self._deadlines, self.profiles, self._inbox)
 
         @app.agent(self._inbox, name="profiles")
         async def profiles(stream: faust.StreamT[bytes]) -> None:
@@ -149,8 +149,15 @@ class ProfileAgent:
         profile = self._held.get(customer_id)
         if profile is None:
             return
-        with self._held.changing(customer_id):
-            swept = await self.journey.sweep(profile, datetime.now(UTC))
+        try:
+            with self._held.changing(customer_id):
+                swept = await self.journey.sweep(profile, datetime.now(UTC))
+        except Exception:
+            # The window is still open: noted again, the next round of the sweep retries.
+            unchanged = self._held.get(customer_id)
+            if unchanged is not None:
+                self._deadlines.note(unchanged)
+            raise
         if swept:
             self._held.changed(profile)
 
