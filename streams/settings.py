@@ -35,6 +35,7 @@ StateStore = Literal["memory", "rocksdb"]
 DeviceStep = Literal["render", "print", "frank", "dispatch"]
 
 DEVICE_STEPS: tuple[str, ...] = get_args(DeviceStep)
+STATE_STORES: tuple[str, ...] = get_args(StateStore)
 EMBEDDED_SESSION_TIMEOUT = 6.0
 KAFKA_SESSION_TIMEOUT = 45.0
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from schemas.codec import make_codec
-from streams.settings import Settings
+from streams.settings import STATE_STORES, Settings
 from streams.workload import GroundTruth, build_workload
 from tests.drills.drilltools import (
     produce_workload,
@@ -37,9 +37,6 @@ STALL = 120.0
 """Seconds the worker may go without bringing one more profile in line with the truth."""
 EVENTS_PER_CUSTOMER = 5.6
 """About how many events ``build_workload`` makes per customer."""
-STORES = ("memory", "rocksdb")
-"""Both table stores: in memory, rebuilt from the changelogs at every start, and RocksDB (the
-default), which keeps the tables on disk across a kill and catches up from the changelogs."""
 
 
 def mismatches(base: str, truth: GroundTruth) -> list[str]:
@@ -76,7 +73,9 @@ def settle_while_progressing(base: str, truth: GroundTruth) -> None:
         time.sleep(1.0)
 
 
-@pytest.mark.parametrize("store", STORES)
+# Every table store: in memory, rebuilt from the changelogs at every start, and RocksDB (the
+# default), which keeps the tables on disk across a kill and catches up from the changelogs.
+@pytest.mark.parametrize("store", STATE_STORES)
 def test_five_kills_during_processing_lose_and_double_nothing(
     drill_env: dict[str, str], drill_settings: Settings, store: str
 ) -> None:

@@ -32,7 +32,7 @@ from streams.identity import derive_customer_id
 from streams.identity_agent import IDENTITY_EVENTS, PROFILE_EVENTS
 from streams.kafka import is_embedded_broker
 from streams.profile_agent import MERGED_TABLE, PROFILES_TABLE
-from streams.settings import Settings
+from streams.settings import STATE_STORES, Settings
 from tests.clitools import run_cli
 from tests.conftest import process_env
 from tests.workertools import http_get, running_worker, wait_for
@@ -537,17 +537,11 @@ def test_a_profile_row_is_written_to_the_partition_its_events_arrive_on(
     assert len(set().union(*rows.values())) > 1, "the people spread over several partitions"
 
 
-STORES = {
-    "memory": {"JOURNEYHUB_STATE": "memory"},
-    "rocksdb": {"JOURNEYHUB_STATE": "rocksdb"},
-}
-
-
-@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("store", STATE_STORES)
 def test_a_restarted_worker_recovers_its_tables_and_answers_the_same(
     test_env: dict[str, str], store: str
 ) -> None:
-    test_env = {**test_env, **STORES[store]}
+    test_env = {**test_env, "JOURNEYHUB_STATE": store}
     erika = Person()
     paths = [by_phone(erika.phone), f"/customers?email={quote(erika.email)}"]
     with running_worker(test_env) as base:

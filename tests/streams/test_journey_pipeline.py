@@ -11,9 +11,9 @@ from urllib.parse import quote
 import pytest
 
 from streams.rules import load_rules
+from streams.settings import STATE_STORES
 from tests.streams.test_customer360_pipeline import (
     PROCESSED_WITHIN,
-    STORES,
     Person,
     checkout,
     cms,
@@ -170,13 +170,13 @@ def test_interest_without_an_order_mails_once_after_the_window_unless_consent_wa
     assert refusing_id not in {mail["customer_id"] for mail in mails}
 
 
-@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("store", STATE_STORES)
 def test_a_window_open_when_the_worker_stops_is_mailed_once_by_the_worker_that_recovers_it(
     test_env: dict[str, str], tmp_path: Path, store: str
 ) -> None:
     window = 25
     rules = str(short_window_rules(tmp_path, window))
-    env = {**test_env, **STORES[store], "JOURNEYHUB_RULES": rules}
+    env = {**test_env, "JOURNEYHUB_STATE": store, "JOURNEYHUB_RULES": rules}
     category = f"trail_{uuid.uuid4().hex[:8]}"
     keen = Person()
     views = [viewed(keen, category, n) for n in (1, 2)]
