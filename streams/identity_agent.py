@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import structlog
 
+from schemas.codec import Codec
 from streams.bundles import BundleSender, PartitionedBundles, read_forwarded
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
@@ -38,6 +40,7 @@ from streams.identity import (
 )
 from streams.in_order_producer import delivered_in_order
 from streams.intake import SourceRecord
+from streams.normalize import from_epoch_ms, to_epoch_ms
 from streams.privacy import Erasure, suppression_key
 
 log = structlog.get_logger(__name__)
@@ -68,6 +71,8 @@ ERASE_LINKS = "erase-links"
 """Command to the resolver: remove an erased person's links; its value is the erasure."""
 OBJECTIONS_HEADER = "journeyhub.objections"
 """Header of an event of a new person: JSON of the objections their identifiers carry."""
+SIGHTING_HEADER = "journeyhub.sighting"
+"""Header of an event on its way to the resolver: its :class:`Sighting`, as JSON."""
 
 
 def event_time(topic: str, value: Mapping[str, Any]) -> datetime:
@@ -76,19 +81,58 @@ def event_time(topic: str, value: Mapping[str, Any]) -> datetime:
     return moment
 
 
-def require_identifier(record: SourceRecord) -> None:
-    """Refuse an event that names nobody: it could never be attributed to a person.
+@dataclass(frozen=True)
+class Sighting:
+    """What the resolver needs of an event of a person, found once, by the intake.
 
-    Raises:
-        InvalidRecordError: No identifier of the event is usable; the intake dead-letters it.
+    The intake decodes and checks every event and must find its identifiers anyway, to refuse
+    an event that names nobody; it hands them to the resolver in a header
+    (:data:`SIGHTING_HEADER`), so the resolver, the one partition every event of a person
+    passes, need not decode the event and find them again.
     """
-    if not identifiers_from(record.topic, record.value):
-        msg = (
-            f"{record.topic} event {record.value.get('event_id')} names no person: "
-            "every identifier (session, customer id, e-mail, phone, handle, chip, order) "
-            "is empty or invalid"
-        )
-        raise InvalidRecordError(msg)
+
+    event_id: str
+    occurred_at: datetime
+    identifiers: list[IdentityKey]
+    chip_id: str | None = None
+    """The chip of an RFID reading, which the tracking agent is keyed by."""
+
+    @classmethod
+    def of(cls, topic: str, value: Mapping[str, Any]) -> Sighting:
+        """Find the sighting in a decoded event of a person.
+
+        Raises:
+            InvalidRecordError: No identifier of the event is usable: it could never be
+                attributed to a person, and the intake dead-letters it.
+        """
+        identifiers = identifiers_from(topic, value)
+        if not identifiers:
+            msg = (
+                f"{topic} event {value.get('event_id')} names no person: "
+                "every identifier (session, customer id, e-mail, phone, handle, chip, order) "
+                "is empty or invalid"
+            )
+            raise InvalidRecordError(msg)
+        chip_id = value["chip_id"] if topic == "rfid.production" else None
+        return cls(value["event_id"], event_time(topic, value), identifiers, chip_id)
+
+    @classmethod
+    def read(cls, forwarded: ForwardedEvent, codec: Codec) -> Sighting:
+        """The sighting an event carries, or found in its value if it carries none.
+
+        An event forwarded by a worker of an earlier version, before an upgrade, has no
+        :data:`SIGHTING_HEADER`.
+        """
+        carried = forwarded.headers.get(SIGHTING_HEADER)
+        if carried is None:
+            return cls.of(forwarded.topic, forwarded.decode(codec))
+        event_id, occurred_at_ms, identifiers, chip_id = json.loads(carried)
+        return cls(event_id, from_epoch_ms(occurred_at_ms), identifiers, chip_id)
+
+    def header(self) -> dict[str, str]:
+        """The header that carries the sighting to the resolver."""
+        fields = [self.event_id, to_epoch_ms(self.occurred_at), self.identifiers, self.chip_id]
+        return {SIGHTING_HEADER: json.dumps(fields, ensure_ascii=False)}
 
 
 class PrivacyResponses:
@@ -152,8 +196,9 @@ class IdentityResolver:
         Raises:
             InvalidRecordError: The event names nobody; the intake dead-letters it.
         """
-        require_identifier(record)
-        await self._to_resolver.add(ForwardedEvent.from_record(record))
+        sighting = Sighting.of(record.topic, record.value)
+        forwarded = ForwardedEvent.from_record(record).with_headers(sighting.header())
+        await self._to_resolver.add(forwarded)
 
     async def forward_privacy_request(self, record: SourceRecord) -> None:
         """Intake handler: add a privacy request to the bundle, in line with the events."""
@@ -193,13 +238,12 @@ class IdentityResolver:
         if forwarded.topic == PRIVACY_REQUESTS:
             await self._route_privacy_request(forwarded, staged.view)
             return False
-        value = forwarded.decode(self._codec)
-        event_id = value["event_id"]
+        sighting = Sighting.read(forwarded, self._codec)
         resolution = resolve(
             staged.view,
-            identifiers_from(forwarded.topic, value),
-            event_id=event_id,
-            occurred_at=event_time(forwarded.topic, value),
+            sighting.identifiers,
+            event_id=sighting.event_id,
+            occurred_at=sighting.occurred_at,
         )
         customer_id = resolution.customer_id
         for merge in resolution.merges:
@@ -207,11 +251,11 @@ class IdentityResolver:
             await self._to_profiles.add(forwarded.with_headers(command), merge.absorbed)
         objections = self._objections(resolution) if resolution.created else None
         await self._to_profiles.add(forwarded.with_headers(objections or {}), customer_id)
-        if forwarded.topic == "rfid.production":
+        if sighting.chip_id is not None:
             resolved = {CUSTOMER_HEADER: customer_id}
-            await self._to_tracking.add(forwarded.with_headers(resolved), value["chip_id"])
+            await self._to_tracking.add(forwarded.with_headers(resolved), sighting.chip_id)
         staged.apply(resolution)
-        self._count(resolution, event_id)
+        self._count(resolution, sighting.event_id)
         return bool(resolution.merges or objections)
 
     def _objections(self, resolution: Resolution) -> dict[str, str] | None:

@@ -16,8 +16,8 @@ from schemas.codec import Codec
 from schemas.errors import SchemaError
 from streams.contact import decide, outbound_record, record_contact
 from streams.errors import InvalidRecordError
-from streams.identity import IdentityGraph, identifiers_from, resolve
-from streams.identity_agent import PEOPLE_TOPICS, event_time
+from streams.identity import IdentityGraph, resolve
+from streams.identity_agent import PEOPLE_TOPICS, Sighting
 from streams.journey_agent import LEADS_TOPIC
 from streams.plausibility import check_record
 from streams.profile import Profile, apply_event, merge_profiles
@@ -40,18 +40,18 @@ class DomainRun:
         self.changed: dict[str, Profile] = {}
 
     def handle(self, event: EncodedEvent) -> bool:
-        """Take one source event as intake, resolver and profile agent do; False if refused."""
+        """Take a source event as intake, resolver and profile agent do; False if no person's."""
         if event.topic not in PEOPLE_TOPICS:
             return False
         now = datetime.now(UTC)
         record = self.codec.decode(event.topic, event.value)
         check_record(event.topic, record, now)
-        identifiers = identifiers_from(event.topic, record)
-        if not identifiers:
-            return False
-        moment = event_time(event.topic, record)
+        sighting = Sighting.of(event.topic, record)
         resolution = resolve(
-            self.graph, identifiers, event_id=record["event_id"], occurred_at=moment
+            self.graph,
+            sighting.identifiers,
+            event_id=sighting.event_id,
+            occurred_at=sighting.occurred_at,
         )
         self.graph.apply(resolution)
         for merge in resolution.merges:
