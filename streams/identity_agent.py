@@ -170,6 +170,10 @@ class IdentityResolver:
         self._codec = worker.codec
         self._metrics = worker.metrics
         self._processing = worker.metrics.processing_seconds.labels(agent="identity-resolver")
+        self._outcomes = {
+            outcome: worker.metrics.identity_resolutions.labels(outcome=outcome)
+            for outcome in ("new", "known", "merged")
+        }
         self._inbox = internal_topic(app, IDENTITY_EVENTS, partitions=1)
         self._profiles = internal_topic(app, PROFILE_EVENTS)
         self._tracking = internal_topic(app, TRACKING_EVENTS)
@@ -311,7 +315,7 @@ class IdentityResolver:
 
     def _count(self, resolution: Resolution, event_id: str) -> None:
         outcome = "merged" if resolution.merges else "new" if resolution.created else "known"
-        self._metrics.identity_resolutions.labels(outcome=outcome).inc()
+        self._outcomes[outcome].inc()
         for merge in resolution.merges:
             log.info(
                 "customers_merged",

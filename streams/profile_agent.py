@@ -70,6 +70,7 @@ class ProfileAgent:
         self._codec = worker.codec
         self._metrics = worker.metrics
         self._processing = worker.metrics.processing_seconds.labels(agent="profiles")
+        self._emitted = worker.metrics.events_out.labels(topic=PROFILES_TOPIC)
         self._rules = rules
         self._inbox = internal_topic(app, PROFILE_EVENTS)
         self._output = app.topic(PROFILES_TOPIC, key_serializer="raw", value_serializer="raw")
@@ -181,7 +182,7 @@ class ProfileAgent:
             )
             deletion = await self._output.send(key=absorbed_id.encode("utf-8"), value=None)
             await delivered_in_order(self._app, [handover, deletion])
-            self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
+            self._emitted.inc()
             await self.journey.acknowledge_for(absorbed_id)  # it may remember unsent jobs
             self._held.remove(absorbed_id)
             self._metrics.profiles.dec()
@@ -244,7 +245,7 @@ class ProfileAgent:
                 log.error("profile_not_emitted", customer_id=customer_id, error_class=reason)
                 continue
             await self._output.send(key=customer_id.encode("utf-8"), value=value)
-            self._metrics.events_out.labels(topic=PROFILES_TOPIC).inc()
+            self._emitted.inc()
 
     async def _settle(self) -> None:
         """Write every held profile, for code that works on the table itself.
