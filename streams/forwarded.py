@@ -84,10 +84,17 @@ class ForwardedEvent:
     headers: Mapping[str, str]
 
     @classmethod
-    def from_record(cls, record: SourceRecord) -> ForwardedEvent:
-        """Return the envelope of a record just read from its source topic."""
+    def from_record(
+        cls, record: SourceRecord, headers: Mapping[str, str] | None = None
+    ) -> ForwardedEvent:
+        """Return the envelope of a record just read from its source topic.
+
+        Args:
+            record: The record.
+            headers: The headers it carries on its first hop, if any.
+        """
         key = record.key.encode("utf-8") if record.key is not None else None
-        return cls(record.topic, record.partition, record.offset, key, record.raw, {})
+        return cls(record.topic, record.partition, record.offset, key, record.raw, headers or {})
 
     @classmethod
     def read(cls, event: faust.EventT) -> ForwardedEvent | None:

@@ -201,8 +201,7 @@ class IdentityResolver:
             InvalidRecordError: The event names nobody; the intake dead-letters it.
         """
         sighting = Sighting.of(record.topic, record.value)
-        forwarded = ForwardedEvent.from_record(record).with_headers(sighting.header())
-        await self._to_resolver.add(forwarded)
+        await self._to_resolver.add(ForwardedEvent.from_record(record, sighting.header()))
 
     async def forward_privacy_request(self, record: SourceRecord) -> None:
         """Intake handler: add a privacy request to the bundle, in line with the events."""
