@@ -1,4 +1,7 @@
-"""Table recovery reads a changelog to its true end, even after a batch of many records."""
+"""The embedded broker's transport: true changelog ends for recovery, and the worker's fetches.
+
+Table recovery reads a changelog to its true end, even after a batch of many records.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import aiokafka
 from confluent_kafka import Producer
 from faust.types import TP
 
-from streams.embedded_transport import FETCH_WAIT_MS, fetched_ends
+from streams.app import create_worker
+from streams.embedded_transport import FETCH_MIN_BYTES, FETCH_WAIT_MS, fetched_ends
 from streams.kafka import ensure_topics, producer_config
 from streams.settings import Settings
 from tests.streams.test_kafka import Topic
@@ -46,3 +50,17 @@ async def test_the_end_is_after_the_last_record_of_a_batch_of_many(
     )
 
     assert ends == {written: 3 + BATCH, empty: 0}
+
+
+async def test_the_workers_fetches_wait_briefly_for_a_few_kilobytes(settings: Settings) -> None:
+    # The options are set on aiokafka's consumer before it starts; its fetcher must get them.
+    worker = create_worker(settings, embedded_broker=True)
+    consumer = worker.app.consumer._thread._create_worker_consumer(worker.app.transport)
+    await consumer.start()
+    try:
+        fetcher = consumer._fetcher
+        waits = (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms)
+    finally:
+        await consumer.stop()
+
+    assert waits == (FETCH_MIN_BYTES, FETCH_WAIT_MS)
