@@ -319,7 +319,7 @@ class IdentityResolver:
         outcome = "merged" if resolution.merges else "new" if resolution.created else "known"
         self._outcomes[outcome].inc()
         for merge in resolution.merges:
-            log.info(
+            log.debug(
                 "customers_merged",
                 survivor=merge.survivor,
                 absorbed=merge.absorbed,

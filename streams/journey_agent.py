@@ -129,7 +129,7 @@ class Journey:
             profile, await self._send(self._leads, LEADS_TOPIC, profile.customer_id, lead)
         )
         self._metrics.journey_leads.inc()
-        log.info("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
+        log.debug("lead_handed_over", customer_id=profile.customer_id, score=profile.lead_score)
 
     async def sweep(self, profile: Profile, now: datetime) -> bool:
         """Send the product-interest mails whose window passed; True when the profile changed."""
@@ -160,7 +160,7 @@ class Journey:
         topic = job.channel.topic
         delivery = await self._send(self._outbound[job.channel], topic, job.job_id, record)
         self._metrics.journey_jobs.labels(template=job.template, channel=job.channel.value).inc()
-        log.info("job_published", job_id=job.job_id, customer_id=job.customer_id, topic=topic)
+        log.debug("job_published", job_id=job.job_id, customer_id=job.customer_id, topic=topic)
         return delivery
 
     def _remember(self, profile: Profile, delivery: Acknowledgement) -> None:

@@ -205,7 +205,7 @@ class ProfileAgent:
         await self.journey.after_merge(survivor, datetime.now(UTC))
         self._held.changed(survivor)
         self._metrics.profile_merges.inc()
-        log.info("profiles_merged", survivor=survivor_id, absorbed=absorbed.customer_id)
+        log.debug("profiles_merged", survivor=survivor_id, absorbed=absorbed.customer_id)
 
     async def _follow_merge(self, customer_id: str, forwarded: ForwardedEvent) -> bool:
         """Send a message for a person merged away on to the survivor; True when it was."""
