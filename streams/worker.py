@@ -11,7 +11,7 @@ from schemas.catalog import CATALOG
 from streams.app import create_worker
 from streams.broker import broker_is_reachable
 from streams.errors import BrokerError
-from streams.heap import freeze_heap_after_rebalances
+from streams.heap import collect_less_often, freeze_heap_after_rebalances
 from streams.kafka import ensure_topics, is_embedded_broker
 from streams.logs import configure_logging
 from streams.settings import Settings
@@ -38,6 +38,7 @@ def run_worker(settings: Settings) -> None:
     require_broker(settings)
     ensure_topics(settings, CATALOG.values())
     worker = create_worker(settings, embedded_broker=is_embedded_broker(settings))
+    collect_less_often()
     freeze_heap_after_rebalances(worker.app)
     faust.Worker(
         worker.app,

@@ -5,7 +5,12 @@ from collections.abc import Iterator
 import faust
 import pytest
 
-from streams.heap import freeze_heap, freeze_heap_after_rebalances
+from streams.heap import (
+    YOUNG_OBJECTS,
+    collect_less_often,
+    freeze_heap,
+    freeze_heap_after_rebalances,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +60,15 @@ async def test_a_completed_rebalance_freezes_the_heap() -> None:
     await app.on_rebalance_complete.send()
 
     assert gc.get_freeze_count() > 0
+
+
+def test_the_worker_collects_young_objects_less_often_than_python_does() -> None:
+    before = gc.get_threshold()
+    try:
+        collect_less_often()
+
+        young, middle, old = gc.get_threshold()
+        assert young == YOUNG_OBJECTS > before[0]
+        assert (middle, old) == before[1:]
+    finally:
+        gc.set_threshold(*before)
