@@ -22,6 +22,7 @@ from collections import ChainMap
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from streams.errors import JourneyhubError
@@ -250,6 +251,17 @@ class Merge:
         return cls(data["survivor"], data["absorbed"], data["cause_event_id"])
 
 
+class Outcome(StrEnum):
+    """What resolving an event did: counted by outcome in the worker's metrics."""
+
+    NEW = "new"
+    """The event is a new person's."""
+    KNOWN = "known"
+    """The event is a known person's."""
+    MERGED = "merged"
+    """The event proved two or more known people to be one."""
+
+
 @dataclass(frozen=True)
 class Resolution:
     """What one event means for the identity graph, and the writes that record it.
@@ -268,6 +280,13 @@ class Resolution:
     merges: tuple[Merge, ...] = ()
     born: dict[str, int] = field(default_factory=dict)
     created: bool = False
+
+    @property
+    def outcome(self) -> Outcome:
+        """Merged, new or known, in that order: a merge may also create the survivor's id."""
+        if self.merges:
+            return Outcome.MERGED
+        return Outcome.NEW if self.created else Outcome.KNOWN
 
 
 class GraphView(Protocol):

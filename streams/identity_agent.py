@@ -34,6 +34,7 @@ from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
 from streams.identity import (
     IdentityGraph,
     IdentityKey,
+    Outcome,
     Resolution,
     StagedGraph,
     follow_alias,
@@ -174,8 +175,8 @@ class IdentityResolver:
         self._metrics = worker.metrics
         self._processing = worker.metrics.processing_seconds.labels(agent="identity-resolver")
         self._outcomes = {
-            outcome: worker.metrics.identity_resolutions.labels(outcome=outcome)
-            for outcome in ("new", "known", "merged")
+            outcome: worker.metrics.identity_resolutions.labels(outcome=outcome.value)
+            for outcome in Outcome
         }
         self._inbox = internal_topic(app, IDENTITY_EVENTS, partitions=1)
         self._profiles = internal_topic(app, PROFILE_EVENTS)
@@ -316,8 +317,7 @@ class IdentityResolver:
         await self._responses.send(erasure.response)
 
     def _count(self, resolution: Resolution, event_id: str) -> None:
-        outcome = "merged" if resolution.merges else "new" if resolution.created else "known"
-        self._outcomes[outcome].inc()
+        self._outcomes[resolution.outcome].inc()
         for merge in resolution.merges:
             log.debug(
                 "customers_merged",

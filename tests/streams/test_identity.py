@@ -7,6 +7,7 @@ from streams.identity import (
     IdentityError,
     IdentityGraph,
     Merge,
+    Outcome,
     Resolution,
     StagedGraph,
     derive_customer_id,
@@ -132,6 +133,18 @@ def test_anonymous_session_becomes_the_customer_at_checkout() -> None:
     assert checkout.merges == (Merge(checkout.customer_id, browsing.customer_id, "e3"),)
     assert graph.first_seen(checkout.customer_id) == graph.first_seen(browsing.customer_id)
     assert graph.owner("session:s-1") == checkout.customer_id
+
+
+def test_each_resolution_names_its_outcome_and_a_merge_outranks_a_new_id() -> None:
+    graph = IdentityGraph()
+    browsing = feed(graph, "shop.events", shop("e1", "s-1"))
+    again = feed(graph, "shop.events", shop("e2", "s-1", minutes=5))
+    checkout = feed(graph, "shop.events", shop("e3", "s-1", 10, account="42"))
+
+    assert [browsing.outcome, again.outcome] == [Outcome.NEW, Outcome.KNOWN]
+    assert checkout.created
+    assert checkout.merges
+    assert checkout.outcome == Outcome.MERGED
 
 
 def test_a_replay_of_the_same_events_yields_the_same_ids() -> None:
