@@ -83,8 +83,14 @@ class Inspector:
         self._consumer = KafkaConsumer(consumer_config(settings, group_id="journeyhub-inspect"))
 
     def close(self) -> None:
-        """Release the consumer's connections."""
+        """Release the consumer's and the admin client's connections.
+
+        An admin client has no ``close()``; it disconnects once nothing refers to it. Kept
+        until the caller's end (``journeyhub demo`` stops the embedded broker first), it
+        printed librdkafka's "Connection refused" lines after a run that went well.
+        """
         self._consumer.close()
+        del self._admin
 
     def _partitions(self, topic: str) -> list[int]:
         metadata = self._admin.list_topics(topic, timeout=10).topics.get(topic)
