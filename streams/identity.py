@@ -251,7 +251,7 @@ class Merge:
         return cls(data["survivor"], data["absorbed"], data["cause_event_id"])
 
 
-class Outcome(StrEnum):
+class ResolutionOutcome(StrEnum):
     """What resolving an event did: counted by outcome in the worker's metrics."""
 
     NEW = "new"
@@ -282,11 +282,11 @@ class Resolution:
     created: bool = False
 
     @property
-    def outcome(self) -> Outcome:
+    def outcome(self) -> ResolutionOutcome:
         """Merged, new or known, in that order: a merge may also create the survivor's id."""
         if self.merges:
-            return Outcome.MERGED
-        return Outcome.NEW if self.created else Outcome.KNOWN
+            return ResolutionOutcome.MERGED
+        return ResolutionOutcome.NEW if self.created else ResolutionOutcome.KNOWN
 
 
 class GraphView(Protocol):

@@ -34,8 +34,8 @@ from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
 from streams.identity import (
     IdentityGraph,
     IdentityKey,
-    Outcome,
     Resolution,
+    ResolutionOutcome,
     StagedGraph,
     follow_alias,
     identifiers_from,
@@ -176,7 +176,7 @@ class IdentityResolver:
         self._processing = worker.metrics.processing_seconds.labels(agent="identity-resolver")
         self._outcomes = {
             outcome: worker.metrics.identity_resolutions.labels(outcome=outcome.value)
-            for outcome in Outcome
+            for outcome in ResolutionOutcome
         }
         self._inbox = internal_topic(app, IDENTITY_EVENTS, partitions=1)
         self._profiles = internal_topic(app, PROFILE_EVENTS)

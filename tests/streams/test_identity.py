@@ -7,8 +7,8 @@ from streams.identity import (
     IdentityError,
     IdentityGraph,
     Merge,
-    Outcome,
     Resolution,
+    ResolutionOutcome,
     StagedGraph,
     derive_customer_id,
     follow_alias,
@@ -141,10 +141,10 @@ def test_each_resolution_names_its_outcome_and_a_merge_outranks_a_new_id() -> No
     again = feed(graph, "shop.events", shop("e2", "s-1", minutes=5))
     checkout = feed(graph, "shop.events", shop("e3", "s-1", 10, account="42"))
 
-    assert [browsing.outcome, again.outcome] == [Outcome.NEW, Outcome.KNOWN]
+    assert [browsing.outcome, again.outcome] == [ResolutionOutcome.NEW, ResolutionOutcome.KNOWN]
     assert checkout.created
     assert checkout.merges
-    assert checkout.outcome == Outcome.MERGED
+    assert checkout.outcome == ResolutionOutcome.MERGED
 
 
 def test_a_replay_of_the_same_events_yields_the_same_ids() -> None:
