@@ -12,8 +12,8 @@ cycles per rebalance.
 
 Python also collects its youngest objects whenever 700 more were made than freed, a threshold
 set for small programs: the worker ran some 1,500 young, 140 middle and 13 full collections for
-the benchmark's 20,000 events, 0.8 s of its time. It collects after :data:`YOUNG_OBJECTS`
-instead (about 25, 2 and 1 collections, 0.26 s; see the README).
+the benchmark's 20,000 events, 0.7 to 0.8 s of its time. It collects after
+:data:`YOUNG_OBJECTS` instead (some 40, 3 and 2 collections, 0.2 to 0.26 s; see the README).
 """
 
 from __future__ import annotations
