@@ -74,13 +74,26 @@ class DeadLetterSummary:
     latest_message: str = ""
 
 
+FETCH_WAIT_MS = 10
+"""Longest wait of the inspector's fetches at the broker.
+
+Requests on one connection are answered in order, so the next question about offsets waits
+behind a fetch that the broker holds open for new records: librdkafka's 500 ms made each
+topic's end offsets take half a second once a topic had been read.
+"""
+
+
 class Inspector:
     """Read-only cluster inspection with one admin client and one metadata consumer."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._admin = AdminClient(client_config(settings))
-        self._consumer = KafkaConsumer(consumer_config(settings, group_id="journeyhub-inspect"))
+        self._consumer = KafkaConsumer(
+            consumer_config(
+                settings, group_id="journeyhub-inspect", **{"fetch.wait.max.ms": FETCH_WAIT_MS}
+            )
+        )
 
     def close(self) -> None:
         """Release the consumer's and the admin client's connections.

@@ -41,6 +41,13 @@ class TopicLike(Protocol):
         """True when the topic keeps only the latest value per key."""
 
 
+END_FETCH_POLL_SECONDS = 0.05
+"""Longest wait of one poll for the last batches of the partitions whose end is sought.
+
+A poll returns early only once it has as many records as it asks for, which the last batches
+seldom hold: a long poll made every topic's end cost the whole wait (half a second each made
+`journeyhub lag` take ten seconds on a busy stack).
+"""
 EMBEDDED_CLUSTER_ID = "tansu_cluster"
 """The cluster id the embedded broker (Tansu) reports unless told otherwise."""
 
@@ -79,7 +86,7 @@ def end_offsets(consumer: Consumer, topic: str, partitions: Iterable[int]) -> di
     deadline = time.monotonic() + 30
     try:
         while pending and time.monotonic() < deadline:
-            for message in consumer.consume(100, 0.5):
+            for message in consumer.consume(100, END_FETCH_POLL_SECONDS):
                 partition = message.partition()
                 if message.error() is None and partition in pending:
                     fetched = consumer.get_watermark_offsets(
