@@ -1,8 +1,9 @@
 """`journeyhub demo`: the whole middleware at work on generated customer journeys.
 
 Brings the local stack up, produces a deterministic workload, waits until every consumer
-group has caught up, then reports what the pipeline made of it beside the ground truth the
-generator recorded independently, and stops everything.
+group has caught up, requests a print campaign to the customers it made (letters rendered,
+printed, franked and dispatched), then reports what the pipeline made of it beside the ground
+truth the generator recorded independently, and stops everything.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from streams.inspect import Inspector
 from streams.kafka import producer_config
 from streams.settings import Settings
 from streams.stack import SANDBOX_CRM_URL, running_stack, worker_url
-from streams.workload import GroundTruth, WorkloadEvent, build_workload
+from streams.workload import (
+    GroundTruth,
+    WorkloadEvent,
+    build_workload,
+    print_campaign_request,
+)
 
 DRAIN_TIMEOUT_SECONDS = 240.0
 QUIET_POLLS_TO_DRAIN = 3
@@ -51,11 +57,15 @@ class DemoSummary:
 
 
 def produce_workload(
-    settings: Settings, codec: Codec, events: Sequence[WorkloadEvent], progress: Progress
+    settings: Settings,
+    codec: Codec,
+    events: Sequence[WorkloadEvent],
+    progress: Progress,
+    description: str = "producing events",
 ) -> None:
     """Send every event in order, malformed ones as their raw bytes."""
     producer = Producer(producer_config(settings))
-    task = progress.add_task("producing events", total=len(events))
+    task = progress.add_task(description, total=len(events))
     for event in events:
         value = event.raw if event.value is None else codec.encode(event.topic, event.value)
         producer.produce(event.topic, key=event.key, value=value)
@@ -126,6 +136,7 @@ def collect_summary(
         "known_people": len(truth.customer_emails | truth.prospect_emails),
         "orders": sum(truth.orders_by_email.values()),
         "sales_leads": len(truth.sales_leads()),
+        "letters": truth.print_campaign_letters(),
         "budget_actuals": {k: str(v) for k, v in truth.budget_actuals.items()},
     }
     return summary
@@ -147,7 +158,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     table.add_row("CRM contacts", str(summary.crm.get("contacts", "-")), str(expected["customers"]))
     table.add_row("CRM leads", str(summary.crm.get("leads", "-")), str(summary.lead_ids))
     table.add_row("mails sent", str(summary.mails), "")
-    table.add_row("letters printed", str(summary.letters), "")
+    table.add_row("letters printed", str(summary.letters), str(expected["letters"]))
     for kind, count in sorted(summary.alerts.items()):
         table.add_row(f"alerts {kind}", str(count), "")
     for campaign_id, budget in summary.budgets.items():
@@ -174,6 +185,9 @@ def run_demo(
             with Progress(console=console, transient=False) as progress:
                 produce_workload(settings, codec, events, progress)
                 drained = wait_for_drain(inspector, progress, DRAIN_TIMEOUT_SECONDS)
+                campaign = [print_campaign_request()]
+                produce_workload(settings, codec, campaign, progress, "requesting print campaign")
+                drained = wait_for_drain(inspector, progress, DRAIN_TIMEOUT_SECONDS) and drained
             summary = collect_summary(settings, inspector, codec, truth)
             summary.drained = drained
         finally:

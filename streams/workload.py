@@ -66,6 +66,10 @@ POSITIVE_POSTS = (
 NEGATIVE_POSTS = ("Leider schlechte Qualität, die Sohle ist nach zwei Wochen kaputt. Enttäuscht.",)
 PRODUCTION_STEPS = STEPS[: STEPS.index("packed") + 1]
 """The steps a generated custom shoe goes through: packed, not yet shipped."""
+PRINT_CAMPAIGN_ID = "cmp-print-herbst"
+"""The autumn letter campaign, planned (and invoiced) in the budget plans as well."""
+PRINT_CAMPAIGN_POSTAL_PREFIXES = ("0",)
+"""The print campaign's region: postal codes starting with 0, which a number would lose."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,15 @@ class GroundTruth:
     budget_planned: dict[str, Decimal] = field(default_factory=dict)
     failed_chips: set[str] = field(default_factory=set)
     erased_emails: set[str] = field(default_factory=set)
+    customer_postal_codes: dict[str, str] = field(default_factory=dict)
+    """E-mail of each customer -> the postal code of their checkout."""
+
+    def print_campaign_letters(self) -> int:
+        """Letters the print campaign makes: one per customer in its region."""
+        return sum(
+            code.startswith(PRINT_CAMPAIGN_POSTAL_PREFIXES)
+            for code in self.customer_postal_codes.values()
+        )
 
     def sales_leads(self, threshold: int = 50) -> set[str]:
         """E-mails whose CMS points reach the sales-lead threshold."""
@@ -223,6 +236,7 @@ class WorkloadBuilder:
             at,
         )
         self.truth.customer_emails.add(customer["email"])
+        self.truth.customer_postal_codes[customer["email"]] = customer["postal_code"]
         self.truth.orders_by_email[customer["email"]] += 1
         return order_id, at, customer
 
@@ -366,6 +380,31 @@ def _product_record(product: Product) -> dict[str, Any]:
         "price": product.price,
         "currency": "EUR",
     }
+
+
+def print_campaign_request() -> WorkloadEvent:
+    """Marketing's request for the autumn letter to every customer of the campaign's region.
+
+    Sent once the journeys are in: a campaign selects the people as their profiles stand.
+    """
+    segment = {
+        "interests_any": [],
+        "lead_status_any": ["customer"],
+        "postal_code_prefixes": list(PRINT_CAMPAIGN_POSTAL_PREFIXES),
+        "countries": ["DE"],
+        "min_orders": None,
+        "exclude_contacted_within_days": None,
+    }
+    request = {
+        "campaign_id": PRINT_CAMPAIGN_ID,
+        "name": "Herbstaktion Maßschuhe",
+        "channel": "print",
+        "template": "campaign",
+        "segment": segment,
+        "responsible": "marketing@example.org",
+        "requested_at": BASE_TIME + timedelta(days=30),
+    }
+    return WorkloadEvent("campaign.requests", PRINT_CAMPAIGN_ID, request)
 
 
 def build_workload(customers: int, seed: int) -> tuple[list[WorkloadEvent], GroundTruth]:

@@ -52,6 +52,8 @@ def test_the_demo_matches_the_ground_truth_of_its_workload(tmp_path: Path) -> No
     assert summary["crm"]["contacts"] == len(truth.customer_emails)
     assert summary["leads"] == len(truth.sales_leads())
     assert summary["crm"]["leads"] == summary["lead_ids"]
+    # The print campaign reaches every customer of its region, one letter each.
+    assert summary["letters"] == truth.print_campaign_letters() > 0
     for campaign_id, actual in truth.budget_actuals.items():
         budget = summary["budgets"][campaign_id]
         assert Decimal(budget["actual_amount"]) == actual

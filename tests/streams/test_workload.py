@@ -4,7 +4,7 @@ import pytest
 
 from schemas.codec import SingleObjectCodec
 from schemas.errors import DecodeError
-from streams.workload import build_workload
+from streams.workload import build_workload, print_campaign_request
 
 
 def test_every_valid_generated_event_fits_its_topic_schema() -> None:
@@ -78,3 +78,20 @@ def test_events_come_in_event_time_order_per_key() -> None:
         previous = last_seen.get(event.key)
         assert previous is None or previous <= moment
         last_seen[event.key] = moment
+
+
+def test_the_print_campaign_asks_for_a_letter_to_each_customer_of_its_region() -> None:
+    codec = SingleObjectCodec()
+    events, truth = build_workload(customers=80, seed=7)
+    request = print_campaign_request()
+    assert request.value is not None
+    assert codec.decode(request.topic, codec.encode(request.topic, request.value))
+    assert request.value["channel"] == "print"
+    regions = request.value["segment"]["postal_code_prefixes"]
+    ordering_customers = {
+        e.value["customer"]["email"]: e.value["customer"]["postal_code"]
+        for e in events
+        if e.value and e.topic == "shop.events" and e.value["event_type"] == "order_placed"
+    }
+    in_region = [code for code in ordering_customers.values() if code.startswith(tuple(regions))]
+    assert 0 < truth.print_campaign_letters() == len(in_region) < len(ordering_customers)
