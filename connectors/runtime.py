@@ -45,6 +45,7 @@ _T = TypeVar("_T")
 _LAG_INTERVAL: Final = 1.0
 _MIN_POLL_MS: Final = 300_000
 _CLOSE_FLUSH_SECONDS: Final = 10.0
+_ASSIGN_TIMEOUT_SECONDS: Final = 10.0
 
 
 def group_id(connector: str) -> str:
@@ -187,12 +188,42 @@ class SinkRunner:
     async def _in_kafka_thread(self, call: Callable[[], _T]) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._kafka_thread, call)
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info(
             "partitions_assigned",
             connector=self.sink.name,
             partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions),
         )
+        self._commit_starting_positions(consumer, partitions)
+
+    def _commit_starting_positions(
+        self, consumer: Consumer, partitions: list[TopicPartition]
+    ) -> None:
+        """Commit where a new group starts reading: the beginning of each partition it lacks.
+
+        Until a group has committed, the broker does not list it, and lag checks (`journeyhub
+        lag`, the demo's wait, dashboards) miss the records it has not delivered yet, as
+        Kafka Connect's sink tasks avoid by committing their positions from the start. The
+        group reads from the earliest record, so committing the low watermark skips nothing.
+        """
+        try:
+            committed = consumer.committed(partitions, timeout=_ASSIGN_TIMEOUT_SECONDS)
+            starts = [
+                TopicPartition(
+                    tp.topic,
+                    tp.partition,
+                    consumer.get_watermark_offsets(tp, timeout=_ASSIGN_TIMEOUT_SECONDS)[0],
+                )
+                for tp in committed
+                if tp.offset < 0
+            ]
+            if starts:
+                consumer.commit(offsets=starts, asynchronous=False)
+        except KafkaException as error:  # only visibility is at stake: the group still reads
+            log.warning("starting_positions_not_committed", connector=self.sink.name, error=error)
+            return
+        for tp in starts:
+            self._committed[(tp.topic, tp.partition)] = tp.offset
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Forget pending records of revoked partitions (called inside `consume`)."""
