@@ -14,6 +14,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class DemoSummary:
     lead_ids: int = 0
     crm: dict[str, int] = field(default_factory=dict)
     mails: int = 0
+    alert_mails: int = 0
     letters: int = 0
     alerts: dict[str, int] = field(default_factory=dict)
     budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -102,6 +104,13 @@ def _count_files(directory: Path, pattern: str) -> int:
     return len(list(directory.glob(pattern))) if directory.exists() else 0
 
 
+def _is_alert_mail(path: Path) -> bool:
+    """Alert mails say they were generated automatically (RFC 3834); mails to customers do not."""
+    with path.open("rb") as message:
+        headers = BytesHeaderParser().parse(message)
+    return headers.get("Auto-Submitted", "no") != "no"
+
+
 def collect_summary(
     settings: Settings, inspector: Inspector, codec: Codec, truth: GroundTruth
 ) -> DemoSummary:
@@ -121,7 +130,10 @@ def collect_summary(
     summary.leads = len({lead["email"] or lead["customer_id"] for lead in leads})
     summary.lead_ids = len({lead["lead_id"] for lead in leads})
     summary.crm = _get_json(f"{SANDBOX_CRM_URL}/stats") or {} if settings.crm_url is None else {}
-    summary.mails = _count_files(settings.data_dir / "mail", "*.eml")
+    mail_dir = settings.data_dir / "mail"
+    mails = sorted(mail_dir.glob("*.eml")) if mail_dir.exists() else []
+    summary.alert_mails = sum(_is_alert_mail(path) for path in mails)
+    summary.mails = len(mails) - summary.alert_mails
     summary.letters = _count_files(settings.data_dir / "print", "*.pdf")
     kinds: Counter[str] = Counter()
     for value in inspector.latest_values("alerts").values():
@@ -161,6 +173,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     table.add_row("letters printed", str(summary.letters), str(expected["letters"]))
     for kind, count in sorted(summary.alerts.items()):
         table.add_row(f"alerts {kind}", str(count), "")
+    table.add_row("alert mails", str(summary.alert_mails), str(sum(summary.alerts.values())))
     for campaign_id, budget in summary.budgets.items():
         got = f"{budget['actual_amount']} ({budget['status']})" if budget else "-"
         table.add_row(f"budget {campaign_id}", got, expected["budget_actuals"][campaign_id])

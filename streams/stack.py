@@ -27,6 +27,9 @@ from streams.supervisor import (
 READY_TIMEOUT_SECONDS = 90.0
 SANDBOX_CRM_URL = "http://127.0.0.1:8099"
 CONNECTOR_METRICS_PORTS = {"crm": 9201, "mail": 9202, "print": 9203, "alerts": 9204}
+LOCAL_RESPONSIBLE = "device-operations@example.org"
+"""Who hears about failed device steps on the local stack when `JOURNEYHUB_RESPONSIBLE` is
+unset: the alert mails land in the local mailbox, where nobody would otherwise be told."""
 
 
 class StackError(JourneyhubError):
@@ -66,15 +69,30 @@ def stack_parts(settings: Settings) -> list[Part]:
         parts.append(part("smtp-server", module_command("connectors.smtp_server")))
     if settings.franking_url is None or settings.dispatch_url is None:
         parts.append(part("device-simulators", module_command("connectors.devices")))
+    connector_env: dict[str, str] = {}
+    responsible = local_responsible(settings)
+    if responsible is not None:
+        connector_env["JOURNEYHUB_RESPONSIBLE"] = responsible
     parts.extend(
         part(
             f"connect-{name}",
             journeyhub_command("connect", name),
-            {"JOURNEYHUB_METRICS_PORT": str(port)},
+            {**connector_env, "JOURNEYHUB_METRICS_PORT": str(port)},
         )
         for name, port in CONNECTOR_METRICS_PORTS.items()
     )
     return parts
+
+
+def local_responsible(settings: Settings) -> str | None:
+    """The responsible person the stack names for device alerts, if it names one.
+
+    Only when nobody is configured and the mail goes to the local SMTP server: a made-up
+    address must never reach a real mail server.
+    """
+    if settings.default_responsible is None and settings.smtp_url is None:
+        return LOCAL_RESPONSIBLE
+    return None
 
 
 def wait_until_healthy(url: str, timeout: float, supervisor: Supervisor) -> None:
@@ -133,6 +151,9 @@ def endpoint_lines(settings: Settings) -> list[str]:
     if settings.franking_url is None or settings.dispatch_url is None:
         lines.append("devices     franking http://127.0.0.1:8101, dispatch http://127.0.0.1:8102")
     lines.append(f"print       {settings.data_dir / 'print'}")
+    responsible = local_responsible(settings)
+    if responsible is not None:
+        lines.append(f"alerts      mailed to {responsible} (set JOURNEYHUB_RESPONSIBLE)")
     ports = ", ".join(f"{name} :{port}" for name, port in CONNECTOR_METRICS_PORTS.items())
     lines.append(f"connectors  /metrics on {ports}")
     lines.append(f"logs        {settings.data_dir / 'logs'}")

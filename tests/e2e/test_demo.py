@@ -21,6 +21,8 @@ def test_the_demo_matches_the_ground_truth_of_its_workload(tmp_path: Path) -> No
         "JOURNEYHUB_DATA_DIR": str(tmp_path / "data"),
         "JOURNEYHUB_STATE": "memory",
         "LOG_FORMAT": "console",
+        # The first franking attempt fails: an alert for the responsible, then a retry.
+        "JOURNEYHUB_DEVICE_FAULTS": "frank:1",
     }
     summary_path = tmp_path / "summary.json"
     result = run_cli(
@@ -52,8 +54,11 @@ def test_the_demo_matches_the_ground_truth_of_its_workload(tmp_path: Path) -> No
     assert summary["crm"]["contacts"] == len(truth.customer_emails)
     assert summary["leads"] == len(truth.sales_leads())
     assert summary["crm"]["leads"] == summary["lead_ids"]
-    # The print campaign reaches every customer of its region, one letter each.
+    # The print campaign reaches every customer of its region, one letter each, although
+    # a franking attempt failed; the failure reached the stack's responsible as a mail.
     assert summary["letters"] == truth.print_campaign_letters() > 0
+    assert summary["alerts"]["device_step_failed"] == 1
+    assert summary["alert_mails"] == sum(summary["alerts"].values())
     for campaign_id, actual in truth.budget_actuals.items():
         budget = summary["budgets"][campaign_id]
         assert Decimal(budget["actual_amount"]) == actual
