@@ -202,8 +202,8 @@ class SinkRunner:
         """Commit where a new group starts reading: the beginning of each partition it lacks.
 
         Until a group has committed, the broker does not list it, and lag checks (`journeyhub
-        lag`, the demo's wait, dashboards) miss the records it has not delivered yet, as
-        Kafka Connect's sink tasks avoid by committing their positions from the start. The
+        lag`, the demo's wait, dashboards) miss the records it has not delivered yet. Kafka
+        Connect's sink tasks commit their positions from the start for the same reason. The
         group reads from the earliest record, so committing the low watermark skips nothing.
         """
         try:
