@@ -62,10 +62,14 @@ def settings_from_env() -> Settings:
 
 
 def emit_table(columns: list[str], rows: list[list[Any]], title: str) -> None:
-    """Print rows as a table for people."""
+    """Print rows as a table for people; a value too wide for its column wraps, never cut off.
+
+    Group and topic names share long prefixes (`journeyhub-connect-…`): cut to the width of
+    a terminal, they could no longer be told apart.
+    """
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(str(cell) for cell in row))
     Console().print(table)

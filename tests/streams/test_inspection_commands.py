@@ -82,6 +82,26 @@ def test_lag_shows_what_a_group_has_not_committed(
     assert rows[0]["lag"] == rows[0]["end"] - 2
 
 
+def test_the_lag_table_cuts_no_group_name_short(
+    test_env: dict[str, str], settings: Settings
+) -> None:
+    ensure_topics(settings, [CATALOG["privacy.requests"]])
+    token = uuid.uuid4().hex[:6]
+    group = f"journeyhub-connect-table-test-{token}"
+    consumer = Consumer(
+        {"bootstrap.servers": test_env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": group}
+    )
+    consumer.commit(offsets=[TopicPartition("privacy.requests", 0, 0)], asynchronous=False)
+    consumer.close()
+
+    result = run_cli(test_env, "lag")
+    assert result.code == 0, result.stderr
+    assert "…" not in result.stdout
+    # A name wider than its column goes on in the next line of the same cell.
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert group in "".join(row.split("│")[1].strip() for row in rows)
+
+
 def test_topic_message_counts_are_exact_after_batched_produce(test_env: dict[str, str]) -> None:
     lines = "".join(
         json.dumps(
