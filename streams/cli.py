@@ -106,7 +106,12 @@ def up() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the summary as JSON to this file.",
 )
-def demo(customers: int, seed: int, summary_json: Path | None) -> None:
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="After the summary, keep the stack running until Ctrl-C, to explore it.",
+)
+def demo(customers: int, seed: int, summary_json: Path | None, keep_running: bool) -> None:
     """Run the whole stack on a generated workload, print a summary, exit."""
     from streams.demo import run_demo
 
@@ -116,6 +121,7 @@ def demo(customers: int, seed: int, summary_json: Path | None) -> None:
         seed=seed,
         say=click.echo,
         summary_path=summary_json,
+        keep_running=keep_running,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from streams.kafka import producer_config
 from streams.settings import Settings
 from streams.stack import SANDBOX_CRM_URL, running_stack, worker_url
 from streams.workload import (
+    PRINT_CAMPAIGN_ID,
     GroundTruth,
     WorkloadEvent,
     build_workload,
@@ -180,6 +182,20 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     console.print(table)
 
 
+def exploration_hints(settings: Settings, truth: GroundTruth) -> list[str]:
+    """What to look at on the stack the demo leaves running, with one of its customers."""
+    email = min(truth.customer_phones)
+    phone = urllib.parse.quote(truth.customer_phones[email])
+    api = worker_url(settings)
+    campaign = PRINT_CAMPAIGN_ID
+    return [
+        f"try         {api}/customers?phone={phone}  (any spelling of the number)",
+        f"            {api}/customers?email={email}",
+        f"            {api}/budgets/{campaign}  {api}/campaigns/{campaign}",
+        f"            {SANDBOX_CRM_URL}/stats; mails and letters in {settings.data_dir}",
+    ]
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -187,12 +203,16 @@ def run_demo(
     seed: int,
     say: Callable[[str], None],
     summary_path: Path | None = None,
+    keep_running: bool = False,
 ) -> DemoSummary:
-    """Run the stack on a generated workload, print the summary, stop everything."""
+    """Run the stack on a generated workload, print the summary, stop everything.
+
+    With ``keep_running`` the stack stays up after the summary, until Ctrl-C, to be explored.
+    """
     console = Console()
     events, truth = build_workload(customers, seed)
     codec = make_codec(settings.schema_registry_url)
-    with running_stack(settings, say):
+    with running_stack(settings, say) as supervisor:
         inspector = Inspector(settings)
         try:
             with Progress(console=console, transient=False) as progress:
@@ -205,8 +225,13 @@ def run_demo(
             summary.drained = drained
         finally:
             inspector.close()
-    print_summary(summary, console)
+        if summary_path is not None:
+            summary_path.write_text(json.dumps(asdict(summary), indent=2, default=str))
+        print_summary(summary, console)
+        if keep_running:
+            for line in exploration_hints(settings, truth):
+                say(line)
+            say("journeyhub is up; Ctrl-C stops everything")
+            supervisor.watch()
     say(f"worker API was {worker_url(settings)}; data in {settings.data_dir}")
-    if summary_path is not None:
-        summary_path.write_text(json.dumps(asdict(summary), indent=2, default=str))
     return summary

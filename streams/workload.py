@@ -99,6 +99,8 @@ class GroundTruth:
     erased_emails: set[str] = field(default_factory=set)
     customer_postal_codes: dict[str, str] = field(default_factory=dict)
     """E-mail of each customer -> the postal code of their checkout."""
+    customer_phones: dict[str, str] = field(default_factory=dict)
+    """E-mail of each customer -> the phone number of their checkout, as they typed it."""
 
     def print_campaign_letters(self) -> int:
         """Letters the print campaign makes: one per customer in its region."""
@@ -237,6 +239,7 @@ class WorkloadBuilder:
         )
         self.truth.customer_emails.add(customer["email"])
         self.truth.customer_postal_codes[customer["email"]] = customer["postal_code"]
+        self.truth.customer_phones[customer["email"]] = customer["phone"]
         self.truth.orders_by_email[customer["email"]] += 1
         return order_id, at, customer
 

@@ -1,20 +1,65 @@
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streams.broker import free_port
 from streams.workload import build_workload
-from tests.clitools import run_cli
+from tests.clitools import CommandResult
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 CUSTOMERS = 50
 SEED = 7
+DEMO_TIMEOUT_SECONDS = 420
 
 
-def test_the_demo_matches_the_ground_truth_of_its_workload(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def demo_left_running(
+    env: dict[str, str], tmp_path: Path, summary_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`journeyhub demo --keep-running`, from the moment its summary is written."""
+    command = [sys.executable, "-m", "streams.cli", "demo", "--customers", str(CUSTOMERS)]
+    command += ["--seed", str(SEED), "--summary-json", str(summary_path), "--keep-running"]
+    with (tmp_path / "stdout").open("wb") as out, (tmp_path / "stderr").open("wb") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, env={**os.environ, **env})
+    try:
+        deadline = time.monotonic() + DEMO_TIMEOUT_SECONDS
+        while not summary_path.exists():
+            assert process.poll() is None, (tmp_path / "stderr").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the demo wrote no summary in time"
+            time.sleep(0.5)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def finished(process: subprocess.Popen[bytes], tmp_path: Path) -> CommandResult:
+    """Wait for the demo to stop and read what it printed."""
+    code = process.wait(timeout=60)
+    stdout = (tmp_path / "stdout").read_text(encoding="utf-8")
+    return CommandResult(code, stdout, (tmp_path / "stderr").read_text(encoding="utf-8"))
+
+
+def http_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_the_demo_matches_its_truth_and_stays_up_for_a_caller_to_be_found(tmp_path: Path) -> None:
     env = {
         "JOURNEYHUB_BROKER_PORT": str(free_port()),
         "JOURNEYHUB_WEB_PORT": str(free_port()),
@@ -25,23 +70,23 @@ def test_the_demo_matches_the_ground_truth_of_its_workload(tmp_path: Path) -> No
         "JOURNEYHUB_DEVICE_FAULTS": "frank:1",
     }
     summary_path = tmp_path / "summary.json"
-    result = run_cli(
-        env,
-        "demo",
-        "--customers",
-        str(CUSTOMERS),
-        "--seed",
-        str(SEED),
-        "--summary-json",
-        str(summary_path),
-        timeout=420,
-    )
+    _, truth = build_workload(CUSTOMERS, SEED)
+    email = min(truth.customer_phones)
+    # The shop took "0171 …"; the caller gives it the international way, "+49 (0)171 …".
+    spelled = "+49 (0)" + truth.customer_phones[email][1:]
+    api = f"http://127.0.0.1:{env['JOURNEYHUB_WEB_PORT']}"
+    with demo_left_running(env, tmp_path, summary_path) as process:
+        caller = http_json(f"{api}/customers?{urllib.parse.urlencode({'phone': spelled})}")
+        process.send_signal(signal.SIGINT)
+        result = finished(process, tmp_path)
     assert result.code == 0, result.stderr[-3000:] + result.stdout[-3000:]
     assert "journeyhub demo" in result.stdout
+    assert "customers?phone=" in result.stdout  # the demo says what to try
+    assert caller["email"] == email
+    assert caller["phone"] == "+49" + truth.customer_phones[email][1:].replace(" ", "")
     # No Kafka client of the demo outlives the broker and reports it gone.
     assert "|rdkafka#" not in result.stderr, result.stderr[-3000:]
     summary = json.loads(summary_path.read_text())
-    _, truth = build_workload(CUSTOMERS, SEED)
 
     assert summary["drained"] is True
     assert summary["events_in"] == {
