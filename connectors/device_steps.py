@@ -44,6 +44,11 @@ CREATE TABLE IF NOT EXISTS documents (
     job_id TEXT PRIMARY KEY,
     pdf BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS job_campaigns (
+    job_id TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    responsible TEXT
+);
 """
 
 
@@ -96,6 +101,16 @@ class PrintJob:
             variables=dict(value.get("variables") or {}),
             created_at=value["created_at"],
         )
+
+    @property
+    def campaign_id(self) -> str | None:
+        """The campaign the letter belongs to, if a campaign made it."""
+        return self.variables.get("campaign_id")
+
+    @property
+    def campaign_responsible(self) -> str | None:
+        """Who the campaign's request named as responsible, if anyone."""
+        return self.variables.get("responsible")
 
 
 @dataclass(frozen=True)
@@ -195,7 +210,9 @@ def step_event(attempt: StepAttempt) -> dict[str, Any]:
     }
 
 
-def failure_alert(attempt: StepAttempt, responsible: str | None) -> dict[str, Any]:
+def failure_alert(
+    attempt: StepAttempt, responsible: str | None, campaign_id: str | None = None
+) -> dict[str, Any]:
     """The `alerts` value of a failed attempt: a warning, critical when it cannot be retried."""
     outcome = "the job goes to the dead letters" if attempt.permanent else "the step is retried"
     return {
@@ -204,7 +221,7 @@ def failure_alert(attempt: StepAttempt, responsible: str | None) -> dict[str, An
         "severity": "critical" if attempt.permanent else "warning",
         "source": attempt.device_id,
         "job_id": attempt.job_id,
-        "campaign_id": None,
+        "campaign_id": campaign_id,
         "message": (
             f"{attempt.step} failed on device {attempt.device_id} for job {attempt.job_id} "
             f"(attempt {attempt.attempt}, {attempt.error_code}): {attempt.error_message}; "
@@ -282,6 +299,22 @@ class StepStore:
                     (attempt.job_id, document),
                 )
 
+    def note_campaign(self, job: PrintJob) -> None:
+        """Remember the campaign of a job and its responsible, for the alerts of its steps."""
+        if job.campaign_id is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO job_campaigns (job_id, campaign_id, responsible) "
+                "VALUES (?, ?, ?)",
+                (job.job_id, job.campaign_id, job.campaign_responsible),
+            )
+
+    def campaign_of(self, job_id: str) -> tuple[str | None, str | None]:
+        """The campaign of a job and the responsible its request named; Nones if neither."""
+        row = self._db.execute(
+            "SELECT campaign_id, responsible FROM job_campaigns WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
     def document(self, job_id: str) -> bytes | None:
         """The rendered letter of a job, until the job is dispatched."""
         row = self._db.execute("SELECT pdf FROM documents WHERE job_id = ?", (job_id,)).fetchone()
@@ -347,6 +380,7 @@ class StepMachine:
         Raises:
             StepFailed: A step failed; it and the steps after it wait for the next call.
         """
+        self.store.note_campaign(job)
         receipts = self.store.receipts(job.job_id)
         document = self.store.document(job.job_id)
         performed: list[str] = []

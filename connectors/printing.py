@@ -263,14 +263,17 @@ def attempt_events(
 ) -> tuple[list[Event], list[StepAttempt]]:
     """The events of the store's unreported attempts, and those attempts.
 
-    Every attempt becomes a `device.steps` event; a failed one also an `alerts` event.
+    Every attempt becomes a `device.steps` event; a failed one also an `alerts` event, which
+    names the job's campaign, and is meant for ``responsible`` (the one who runs the devices)
+    or else for the person the campaign's request named.
     """
     attempts = store.unreported()
     events: list[Event] = []
     for attempt in attempts:
         events.append((STEPS_TOPIC, attempt.job_id, step_event(attempt)))
         if attempt.status == "failed":
-            alert = failure_alert(attempt, responsible)
+            campaign_id, campaign_responsible = store.campaign_of(attempt.job_id)
+            alert = failure_alert(attempt, responsible or campaign_responsible, campaign_id)
             events.append((ALERTS_TOPIC, alert["alert_id"], alert))
     return events, attempts
 

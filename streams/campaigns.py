@@ -91,7 +91,8 @@ def campaign_job(request: Mapping[str, Any], customer_id: str) -> Job:
         customer_id: The recipient.
 
     Returns:
-        The job on the campaign's channel, with the campaign name as subject.
+        The job on the campaign's channel, with the campaign name as subject; its variables
+        name the campaign and its responsible (who hears of failures of its letters).
     """
     return Job(
         derive_job_id("campaign", request["campaign_id"], customer_id),
@@ -99,7 +100,11 @@ def campaign_job(request: Mapping[str, Any], customer_id: str) -> Job:
         Channel(request["channel"]),
         request["template"],
         request["name"],
-        {"campaign_id": request["campaign_id"], "campaign_name": request["name"]},
+        {
+            "campaign_id": request["campaign_id"],
+            "campaign_name": request["name"],
+            "responsible": request["responsible"],
+        },
         campaign_id=request["campaign_id"],
     )
 

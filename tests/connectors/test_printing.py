@@ -90,8 +90,10 @@ class PrintRoom:
         }
         return {**devices, **replaced}
 
-    async def sink(self, outlet: ListOutlet, **replaced: Device) -> PrintSink:
-        sink = PrintSink(self.data_dir, self.devices(**replaced), outlet, RESPONSIBLE)
+    async def sink(
+        self, outlet: ListOutlet, *, responsible: str | None = RESPONSIBLE, **replaced: Device
+    ) -> PrintSink:
+        sink = PrintSink(self.data_dir, self.devices(**replaced), outlet, responsible)
         await sink.open()
         return sink
 
@@ -230,6 +232,27 @@ async def test_each_failed_step_raises_an_alert_and_the_letter_still_goes_out_on
     assert {(a["kind"], a["severity"], a["job_id"], a["responsible"]) for a in alerts} == {
         ("device_step_failed", "warning", "job-1", RESPONSIBLE)
     }
+
+
+@pytest.mark.parametrize(
+    ("operator", "alerted"),
+    [(None, "marketing@example.org"), (RESPONSIBLE, RESPONSIBLE)],
+)
+async def test_a_failed_step_of_a_campaign_letter_names_the_campaign_and_whom_to_tell(
+    print_room: PrintRoomFactory, operator: str | None, alerted: str
+) -> None:
+    room = await print_room(frank=1)
+    outlet = ListOutlet()
+    sink = await room.sink(outlet, responsible=operator)
+    variables = {"campaign_id": "cmp-herbst", "responsible": "marketing@example.org"}
+
+    await deliver_until_done(sink, [print_record("job-1", variables=variables)])
+    await sink.close()
+
+    # Whoever runs the devices is told first; without one, the campaign's responsible.
+    assert [(a["campaign_id"], a["responsible"]) for a in outlet.alerts()] == [
+        ("cmp-herbst", alerted)
+    ]
 
 
 class Killed(BaseException):

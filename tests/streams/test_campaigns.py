@@ -146,6 +146,11 @@ def test_a_print_campaign_plans_letters_under_print_consent() -> None:
 
     assert [(job.customer_id, job.channel) for job in jobs] == [("c-1", Channel.PRINT)]
     assert summary.suppressed == {SuppressionReason.NO_CONSENT: 1}
+    # The letter names its campaign and who answers for it, for alerts about its devices.
+    assert {k: jobs[0].variables[k] for k in ("campaign_id", "responsible")} == {
+        "campaign_id": "cmp-run-2026",
+        "responsible": "marketing@example.org",
+    }
 
 
 def test_partial_summaries_add_up_to_the_campaign_summary() -> None:
