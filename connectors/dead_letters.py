@@ -34,22 +34,26 @@ def delivery_failed_alert(
     """Build the `alerts` value telling that a connector dead-lettered a record.
 
     The message names the error class and HTTP status but not the error text, which may
-    quote personal data from the target's answer.
+    quote personal data from the target's answer. A mail or letter job names itself, and a
+    campaign's job its campaign and the campaign's responsible, who decides what becomes of
+    it; without one the alerts connector falls back to `JOURNEYHUB_RESPONSIBLE`.
     """
     status = error.status if isinstance(error, DeliveryError) else None
     reason = type(error).__name__ + (f", HTTP {status}" if status else "")
+    value = record.value or {}
+    variables = value.get("variables") or {}
     return {
         "alert_id": delivery_failed_alert_id(record),
         "kind": "delivery_failed",
         "severity": "critical",
         "source": connector,
-        "job_id": None,
-        "campaign_id": None,
+        "job_id": value.get("job_id"),
+        "campaign_id": variables.get("campaign_id"),
         "message": (
             f"connector {connector} could not deliver {record.position} ({reason}); "
             f"the record is in {dlq_topic(record.topic)}"
         ),
-        "responsible": None,
+        "responsible": variables.get("responsible"),
         "occurred_at": now or datetime.now(UTC),
     }
 

@@ -67,6 +67,24 @@ def test_a_delivery_failed_alert_names_the_position_and_no_personal_data() -> No
     assert make_codec(None).decode("alerts", make_codec(None).encode("alerts", alert)) == alert
 
 
+def test_a_dead_campaign_job_is_alerted_to_the_campaigns_responsible() -> None:
+    job = {
+        "job_id": "job-7",
+        "variables": {"campaign_id": "cmp-herbst", "responsible": "marketing@example.test"},
+    }
+    failed = record("job-7", job, offset=3, topic="outbound.mail")
+
+    alert = delivery_failed_alert("mail", failed, PermanentDeliveryError("550", status=None))
+
+    assert (alert["job_id"], alert["campaign_id"], alert["responsible"]) == (
+        "job-7",
+        "cmp-herbst",
+        "marketing@example.test",
+    )
+    other = delivery_failed_alert("crm", record("c-1", {"email": "x"}, 1), DecodeError("bad"))
+    assert (other["job_id"], other["campaign_id"], other["responsible"]) == (None, None, None)
+
+
 def test_the_same_record_always_gets_the_same_alert_id() -> None:
     failed = record("c-9", None, offset=7)
 
