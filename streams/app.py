@@ -52,7 +52,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
     return {
         **faust_broker_options(settings),
         "store": store,
-        "datadir": str(settings.data_dir / "worker"),
+        "datadir": str(settings.worker_state_dir),
         "table_standby_replicas": settings.standby_replicas,
         "web_port": settings.web_port,
         "web_bind": settings.web_host,

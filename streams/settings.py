@@ -256,6 +256,11 @@ class Settings(BaseSettings):
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.broker_port}"
 
     @property
+    def worker_state_dir(self) -> Path:
+        """Where the worker keeps its tables (RocksDB) and Faust its offsets between runs."""
+        return self.data_dir / "worker"
+
+    @property
     def uses_embedded_broker(self) -> bool:
         """True when no external Kafka is configured and the embedded broker is used."""
         return self.kafka_bootstrap_servers is None

@@ -7,6 +7,7 @@ KAFKA_BOOTSTRAP_SERVERS is set, no sandbox CRM when CRM_URL is set, and so on.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -40,10 +41,15 @@ class StackError(JourneyhubError):
 def embedded_broker_if_needed(
     settings: Settings, say: Callable[[str], None]
 ) -> Iterator[EmbeddedBroker | None]:
-    """Start the embedded broker unless a real one is configured; stop it on exit."""
+    """Start the embedded broker unless a real one is configured; stop it on exit.
+
+    The embedded broker starts empty, so the worker's tables of an earlier run describe
+    changelogs that are gone (Faust refuses to start on them): they are dropped first.
+    """
     if not settings.uses_embedded_broker:
         yield None
         return
+    shutil.rmtree(settings.worker_state_dir, ignore_errors=True)
     broker = EmbeddedBroker(
         port=settings.broker_port, log_path=settings.data_dir / "logs" / "broker.log"
     )

@@ -1,5 +1,13 @@
+from pathlib import Path
+
+from streams.broker import free_port
 from streams.settings import Settings
-from streams.stack import LOCAL_RESPONSIBLE, endpoint_lines, stack_parts
+from streams.stack import (
+    LOCAL_RESPONSIBLE,
+    embedded_broker_if_needed,
+    endpoint_lines,
+    stack_parts,
+)
 
 
 def connector_envs(settings: Settings) -> dict[str, dict[str, str]]:
@@ -24,3 +32,31 @@ def test_a_configured_responsible_or_a_real_mail_server_gets_no_made_up_address(
         envs = connector_envs(settings)
         assert envs and all("JOURNEYHUB_RESPONSIBLE" not in env for env in envs.values())
         assert not any(line.startswith("alerts ") for line in endpoint_lines(settings))
+
+
+def test_the_embedded_broker_starts_the_worker_without_the_tables_of_an_earlier_run(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env(
+        {"JOURNEYHUB_DATA_DIR": str(tmp_path), "JOURNEYHUB_BROKER_PORT": str(free_port())}
+    )
+    earlier = settings.worker_state_dir / "tables" / "customer-profiles-1.db"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(b"rows of a broker that is gone")
+
+    with embedded_broker_if_needed(settings, say=lambda _: None) as broker:
+        assert broker is not None
+        assert not settings.worker_state_dir.exists()
+
+
+def test_with_a_real_kafka_the_worker_keeps_its_tables(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"JOURNEYHUB_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092"}
+    )
+    kept = settings.worker_state_dir / "tables" / "customer-profiles-1.db"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"rows mirrored from the changelog")
+
+    with embedded_broker_if_needed(settings, say=lambda _: None) as broker:
+        assert broker is None
+    assert kept.read_bytes() == b"rows mirrored from the changelog"
