@@ -9,6 +9,7 @@ truth the generator recorded independently, and stops everything.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.parse
 import urllib.request
@@ -39,6 +40,16 @@ from streams.workload import (
 
 DRAIN_TIMEOUT_SECONDS = 240.0
 QUIET_POLLS_TO_DRAIN = 3
+LOCAL_STORES = (
+    "alerts-sent.sqlite3",
+    "crm-contacts.sqlite3",
+    "mail-sent.sqlite3",
+    "print-steps.sqlite3",
+    "sandbox-crm.sqlite3",
+)
+"""What the local stack's connectors and sandbox CRM remember between runs, in the data dir."""
+LOCAL_OUTPUTS = ("mail", "print")
+"""The folders of the mails and letters the local stack delivered."""
 
 
 @dataclass
@@ -182,6 +193,34 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     console.print(table)
 
 
+def is_fully_local(settings: Settings) -> bool:
+    """True when the broker and every target are the local stack's own."""
+    targets = (
+        settings.crm_url,
+        settings.smtp_url,
+        settings.printer_uri,
+        settings.franking_url,
+        settings.dispatch_url,
+    )
+    return settings.uses_embedded_broker and all(target is None for target in targets)
+
+
+def clear_earlier_run(settings: Settings) -> None:
+    """Forget what an earlier run delivered and remembered, so this run compares only itself.
+
+    The same seed makes the same events, so the stores of sent mails and letters would
+    suppress every send as done before. Only on a fully local stack: where a real CRM, mail
+    server or device is configured, those stores guard it against a second send.
+    """
+    if not is_fully_local(settings):
+        return
+    for folder in LOCAL_OUTPUTS:
+        shutil.rmtree(settings.data_dir / folder, ignore_errors=True)
+    for store in LOCAL_STORES:
+        for path in settings.data_dir.glob(f"{store}*"):  # with SQLite's -wal and -shm files
+            path.unlink()
+
+
 def exploration_hints(settings: Settings, truth: GroundTruth) -> list[str]:
     """What to look at on the stack the demo leaves running, with one of its customers."""
     email = min(truth.customer_phones)
@@ -212,6 +251,7 @@ def run_demo(
     console = Console()
     events, truth = build_workload(customers, seed)
     codec = make_codec(settings.schema_registry_url)
+    clear_earlier_run(settings)
     with running_stack(settings, say) as supervisor:
         inspector = Inspector(settings)
         try:
