@@ -210,7 +210,8 @@ def clear_earlier_run(settings: Settings) -> None:
 
     The same seed makes the same events, so the stores of sent mails and letters would
     suppress every send as done before. Only on a fully local stack: where a real CRM, mail
-    server or device is configured, those stores guard it against a second send.
+    server or device is configured, those stores guard it against a second send. Called once
+    the embedded broker holds its port, so a stack still running there keeps its files.
     """
     if not is_fully_local(settings):
         return
@@ -251,8 +252,7 @@ def run_demo(
     console = Console()
     events, truth = build_workload(customers, seed)
     codec = make_codec(settings.schema_registry_url)
-    clear_earlier_run(settings)
-    with running_stack(settings, say) as supervisor:
+    with running_stack(settings, say, lambda: clear_earlier_run(settings)) as supervisor:
         inspector = Inspector(settings)
         try:
             with Progress(console=console, transient=False) as progress:

@@ -44,16 +44,17 @@ def embedded_broker_if_needed(
     """Start the embedded broker unless a real one is configured; stop it on exit.
 
     The embedded broker starts empty, so the worker's tables of an earlier run describe
-    changelogs that are gone (Faust refuses to start on them): they are dropped first.
+    changelogs that are gone (Faust refuses to start on them): they are dropped once the
+    broker holds its port, which a stack still running there would have refused.
     """
     if not settings.uses_embedded_broker:
         yield None
         return
-    shutil.rmtree(settings.worker_state_dir, ignore_errors=True)
     broker = EmbeddedBroker(
         port=settings.broker_port, log_path=settings.data_dir / "logs" / "broker.log"
     )
     broker.start()
+    shutil.rmtree(settings.worker_state_dir, ignore_errors=True)
     say(f"broker      kafka://{broker.bootstrap_servers} (embedded, in memory)")
     try:
         yield broker
@@ -124,9 +125,18 @@ def settings_hint(supervisor: Supervisor) -> str:
 
 
 @contextlib.contextmanager
-def running_stack(settings: Settings, say: Callable[[str], None]) -> Iterator[Supervisor]:
-    """Broker and every part started and healthy; everything stopped on exit."""
+def running_stack(
+    settings: Settings,
+    say: Callable[[str], None],
+    before_parts: Callable[[], None] | None = None,
+) -> Iterator[Supervisor]:
+    """Broker and every part started and healthy; everything stopped on exit.
+
+    ``before_parts`` runs once the broker is up and before any other part starts.
+    """
     with embedded_broker_if_needed(settings, say):
+        if before_parts is not None:
+            before_parts()
         ensure_topics(settings, CATALOG.values())
         supervisor = Supervisor(stack_parts(settings), child_environment({}), say)
         supervisor.start_all()

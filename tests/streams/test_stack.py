@@ -1,6 +1,9 @@
 from pathlib import Path
 
-from streams.broker import free_port
+import pytest
+
+from streams.broker import EmbeddedBroker, free_port
+from streams.errors import BrokerError
 from streams.settings import Settings
 from streams.stack import (
     LOCAL_RESPONSIBLE,
@@ -60,3 +63,24 @@ def test_with_a_real_kafka_the_worker_keeps_its_tables(tmp_path: Path) -> None:
     with embedded_broker_if_needed(settings, say=lambda _: None) as broker:
         assert broker is None
     assert kept.read_bytes() == b"rows mirrored from the changelog"
+
+
+def test_a_second_stack_on_a_taken_port_leaves_the_running_workers_tables_alone(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    settings = Settings.from_env(
+        {"JOURNEYHUB_DATA_DIR": str(tmp_path), "JOURNEYHUB_BROKER_PORT": str(port)}
+    )
+    running = settings.worker_state_dir / "tables" / "customer-profiles-1.db"
+    running.parent.mkdir(parents=True)
+    running.write_bytes(b"rows of the running stack")
+
+    with EmbeddedBroker(port=port, log_path=tmp_path / "first.log"):
+        with (
+            pytest.raises(BrokerError, match="already in use"),
+            embedded_broker_if_needed(settings, say=lambda _: None),
+        ):
+            pass
+
+    assert running.read_bytes() == b"rows of the running stack"
