@@ -1,3 +1,5 @@
+"""The demo's helpers: a fresh start on the local stack, and what to try on a stack left running."""
+
 from pathlib import Path
 
 import pytest
@@ -7,8 +9,9 @@ from connectors.crm import FINGERPRINTS_NAME
 from connectors.device_steps import STORE_NAME as PRINT_STEPS
 from connectors.mail import SENT_STORE_NAME as MAIL_SENT
 from connectors.sandbox_store import DATABASE_NAME as SANDBOX_CRM
-from streams.demo import LOCAL_STORES, clear_earlier_run
+from streams.demo import LOCAL_STORES, clear_earlier_run, exploration_hints
 from streams.settings import Settings
+from streams.workload import GroundTruth, build_workload
 
 
 def earlier_run(data_dir: Path) -> list[Path]:
@@ -59,3 +62,17 @@ def test_with_a_real_target_the_demo_keeps_what_guards_it_against_a_second_send(
     clear_earlier_run(Settings.from_env({"JOURNEYHUB_DATA_DIR": str(tmp_path), **target}))
 
     assert all(path.exists() for path in files)
+
+
+def test_the_hints_of_a_demo_left_running_name_a_customer_when_there_is_one() -> None:
+    settings = Settings.from_env({})
+    _, truth = build_workload(customers=30, seed=7)
+    email = min(truth.customer_phones)
+
+    hints = "\n".join(exploration_hints(settings, truth))
+    without_customers = "\n".join(exploration_hints(settings, GroundTruth()))
+
+    assert f"customers?email={email}" in hints
+    assert "customers?phone=0171%20" in hints
+    assert "/campaigns/" in without_customers
+    assert "customers?" not in without_customers
