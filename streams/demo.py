@@ -230,9 +230,9 @@ def exploration_hints(settings: Settings, truth: GroundTruth) -> list[str]:
         f"try         {api}/budgets/{campaign}  {api}/campaigns/{campaign}",
         f"            {SANDBOX_CRM_URL}/stats; mails and letters in {settings.data_dir}",
     ]
-    if truth.customer_phones:  # a tiny workload may have made none
-        email = min(truth.customer_phones)
-        phone = urllib.parse.quote(truth.customer_phones[email])
+    if truth.customer_records:  # a tiny workload may have made none
+        email = min(truth.customer_records)
+        phone = urllib.parse.quote(truth.customer_records[email]["phone"])
         hints[1:1] = [
             f"            {api}/customers?phone={phone}  (any spelling of the number)",
             f"            {api}/customers?email={email}",

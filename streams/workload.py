@@ -88,7 +88,6 @@ class GroundTruth:
 
     events_by_topic: Counter[str] = field(default_factory=Counter)
     malformed_by_topic: Counter[str] = field(default_factory=Counter)
-    customer_emails: set[str] = field(default_factory=set)
     prospect_emails: set[str] = field(default_factory=set)
     anonymous_sessions: int = 0
     orders_by_email: Counter[str] = field(default_factory=Counter)
@@ -97,16 +96,19 @@ class GroundTruth:
     budget_planned: dict[str, Decimal] = field(default_factory=dict)
     failed_chips: set[str] = field(default_factory=set)
     erased_emails: set[str] = field(default_factory=set)
-    customer_postal_codes: dict[str, str] = field(default_factory=dict)
-    """E-mail of each customer -> the postal code of their checkout."""
-    customer_phones: dict[str, str] = field(default_factory=dict)
-    """E-mail of each customer -> the phone number of their checkout, as they typed it."""
+    customer_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """E-mail of each customer -> the master data of their checkout, as they typed it."""
+
+    @property
+    def customer_emails(self) -> set[str]:
+        """The e-mails of the people who ordered."""
+        return set(self.customer_records)
 
     def print_campaign_letters(self) -> int:
         """Letters the print campaign makes: one per customer in its region."""
         return sum(
-            code.startswith(PRINT_CAMPAIGN_POSTAL_PREFIXES)
-            for code in self.customer_postal_codes.values()
+            customer["postal_code"].startswith(PRINT_CAMPAIGN_POSTAL_PREFIXES)
+            for customer in self.customer_records.values()
         )
 
     def sales_leads(self, threshold: int = 50) -> set[str]:
@@ -237,9 +239,7 @@ class WorkloadBuilder:
             ),
             at,
         )
-        self.truth.customer_emails.add(customer["email"])
-        self.truth.customer_postal_codes[customer["email"]] = customer["postal_code"]
-        self.truth.customer_phones[customer["email"]] = customer["phone"]
+        self.truth.customer_records[customer["email"]] = customer
         self.truth.orders_by_email[customer["email"]] += 1
         return order_id, at, customer
 

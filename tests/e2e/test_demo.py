@@ -71,9 +71,10 @@ def test_the_demo_matches_its_truth_and_stays_up_for_a_caller_to_be_found(tmp_pa
     }
     summary_path = tmp_path / "summary.json"
     _, truth = build_workload(CUSTOMERS, SEED)
-    email = min(truth.customer_phones)
+    email = min(truth.customer_records)
+    phone = truth.customer_records[email]["phone"]
     # The shop took "0171 …"; the caller gives it the international way, "+49 (0)171 …".
-    spelled = "+49 (0)" + truth.customer_phones[email][1:]
+    spelled = "+49 (0)" + phone[1:]
     api = f"http://127.0.0.1:{env['JOURNEYHUB_WEB_PORT']}"
     with demo_left_running(env, tmp_path, summary_path) as process:
         caller = http_json(f"{api}/customers?{urllib.parse.urlencode({'phone': spelled})}")
@@ -83,7 +84,7 @@ def test_the_demo_matches_its_truth_and_stays_up_for_a_caller_to_be_found(tmp_pa
     assert "journeyhub demo" in result.stdout
     assert "customers?phone=" in result.stdout  # the demo says what to try
     assert caller["email"] == email
-    assert caller["phone"] == "+49" + truth.customer_phones[email][1:].replace(" ", "")
+    assert caller["phone"] == "+49" + phone[1:].replace(" ", "")
     # No Kafka client of the demo outlives the broker and reports it gone.
     assert "|rdkafka#" not in result.stderr, result.stderr[-3000:]
     summary = json.loads(summary_path.read_text())

@@ -67,7 +67,7 @@ def test_with_a_real_target_the_demo_keeps_what_guards_it_against_a_second_send(
 def test_the_hints_of_a_demo_left_running_name_a_customer_when_there_is_one() -> None:
     settings = Settings.from_env({})
     _, truth = build_workload(customers=30, seed=7)
-    email = min(truth.customer_phones)
+    email = min(truth.customer_records)
 
     hints = "\n".join(exploration_hints(settings, truth))
     without_customers = "\n".join(exploration_hints(settings, GroundTruth()))
