@@ -113,8 +113,8 @@ def _get_json(url: str) -> Any:
         return None
 
 
-def _count_files(directory: Path, pattern: str) -> int:
-    return len(list(directory.glob(pattern))) if directory.exists() else 0
+def _files(directory: Path, pattern: str) -> list[Path]:
+    return list(directory.glob(pattern)) if directory.exists() else []
 
 
 def _is_alert_mail(path: Path) -> bool:
@@ -143,11 +143,10 @@ def collect_summary(
     summary.leads = len({lead["email"] or lead["customer_id"] for lead in leads})
     summary.lead_ids = len({lead["lead_id"] for lead in leads})
     summary.crm = _get_json(f"{SANDBOX_CRM_URL}/stats") or {} if settings.crm_url is None else {}
-    mail_dir = settings.data_dir / "mail"
-    mails = sorted(mail_dir.glob("*.eml")) if mail_dir.exists() else []
+    mails = _files(settings.data_dir / "mail", "*.eml")
     summary.alert_mails = sum(_is_alert_mail(path) for path in mails)
     summary.mails = len(mails) - summary.alert_mails
-    summary.letters = _count_files(settings.data_dir / "print", "*.pdf")
+    summary.letters = len(_files(settings.data_dir / "print", "*.pdf"))
     kinds: Counter[str] = Counter()
     for value in inspector.latest_values("alerts").values():
         if value is not None:
