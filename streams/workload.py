@@ -311,7 +311,7 @@ class WorkloadBuilder:
         """Two campaign plans with SEA and print invoices, a credit memo and a reversal."""
         plans = [
             ("cmp-sea-q3", "SEA Q3", "sea", Decimal("10000.00")),
-            ("cmp-print-herbst", "Print Herbst", "print", Decimal("6000.00")),
+            (PRINT_CAMPAIGN_ID, "Print Herbst", "print", Decimal("6000.00")),
         ]
         for campaign_id, name, channel, planned in plans:
             plan = {
@@ -332,9 +332,9 @@ class WorkloadBuilder:
         documents = []
         for number, amount in enumerate(amounts):
             documents.append(self.invoice("cmp-sea-q3", "invoice", amount, number, None))
-        documents.append(self.invoice("cmp-print-herbst", "invoice", Decimal("4200.00"), 10, None))
+        documents.append(self.invoice(PRINT_CAMPAIGN_ID, "invoice", Decimal("4200.00"), 10, None))
         documents.append(
-            self.invoice("cmp-print-herbst", "credit_memo", Decimal("300.00"), 11, None)
+            self.invoice(PRINT_CAMPAIGN_ID, "credit_memo", Decimal("300.00"), 11, None)
         )
         documents.append(
             self.invoice("cmp-sea-q3", "reversal", Decimal("1200.00"), 12, documents[3])
