@@ -13,6 +13,14 @@ from streams.stack import (
 )
 
 
+def worker_tables(settings: Settings, rows: bytes) -> Path:
+    """A table file of the worker's, as an earlier or a running worker leaves it."""
+    table = settings.worker_state_dir / "tables" / "customer-profiles-1.db"
+    table.parent.mkdir(parents=True)
+    table.write_bytes(rows)
+    return table
+
+
 def connector_envs(settings: Settings) -> dict[str, dict[str, str]]:
     parts = stack_parts(settings)
     return {part.name: dict(part.env) for part in parts if part.name.startswith("connect-")}
@@ -43,9 +51,7 @@ def test_the_embedded_broker_starts_the_worker_without_the_tables_of_an_earlier_
     settings = Settings.from_env(
         {"JOURNEYHUB_DATA_DIR": str(tmp_path), "JOURNEYHUB_BROKER_PORT": str(free_port())}
     )
-    earlier = settings.worker_state_dir / "tables" / "customer-profiles-1.db"
-    earlier.parent.mkdir(parents=True)
-    earlier.write_bytes(b"rows of a broker that is gone")
+    worker_tables(settings, b"rows of a broker that is gone")
 
     with embedded_broker_if_needed(settings, say=lambda _: None) as broker:
         assert broker is not None
@@ -56,9 +62,7 @@ def test_with_a_real_kafka_the_worker_keeps_its_tables(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {"JOURNEYHUB_DATA_DIR": str(tmp_path), "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092"}
     )
-    kept = settings.worker_state_dir / "tables" / "customer-profiles-1.db"
-    kept.parent.mkdir(parents=True)
-    kept.write_bytes(b"rows mirrored from the changelog")
+    kept = worker_tables(settings, b"rows mirrored from the changelog")
 
     with embedded_broker_if_needed(settings, say=lambda _: None) as broker:
         assert broker is None
@@ -72,9 +76,7 @@ def test_a_second_stack_on_a_taken_port_leaves_the_running_workers_tables_alone(
     settings = Settings.from_env(
         {"JOURNEYHUB_DATA_DIR": str(tmp_path), "JOURNEYHUB_BROKER_PORT": str(port)}
     )
-    running = settings.worker_state_dir / "tables" / "customer-profiles-1.db"
-    running.parent.mkdir(parents=True)
-    running.write_bytes(b"rows of the running stack")
+    running = worker_tables(settings, b"rows of the running stack")
 
     with EmbeddedBroker(port=port, log_path=tmp_path / "first.log"):
         with (
