@@ -19,6 +19,7 @@ from streams.embedded_transport import use_embedded_transport
 from streams.intake import Intake
 from streams.kafka import faust_broker_options
 from streams.lean_consumer import use_lean_consume_path
+from streams.lean_topic import LeanTopic
 from streams.metrics import WorkerMetrics
 from streams.partitioner import KeyPartitioner
 from streams.rocksdb_store import SCHEME, register_store
@@ -62,6 +63,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "autodiscover": False,
         "producer_partitioner": KeyPartitioner(),
+        "Topic": LeanTopic,
     }
 
 
@@ -71,7 +73,8 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     ``embedded_broker`` adapts the transport to the embedded broker, which lists a partition's
     end short of its last record: table recovery learns the true ends by fetching, so the
     producer may send batches of many records, in send order (:mod:`streams.embedded_transport`).
-    Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`).
+    Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`)
+    and to the producer without turns of the event loop (:mod:`streams.lean_topic`).
     """
     register_store()
     app = faust.App(APP_ID, **_faust_options(settings))

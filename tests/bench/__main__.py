@@ -101,7 +101,7 @@ def main() -> None:
                 ),
             )  # fmt: skip
             result.lean_faust = attempt(
-                result, "Faust passthrough on our consume path",
+                result, "Faust passthrough on our consume and publish paths",
                 lambda: run_faust_passthrough(
                     cluster, source, lean_sink, faust_events, log_dir / "faust-lean.log", lean=True
                 ),

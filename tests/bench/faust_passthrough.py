@@ -21,6 +21,7 @@ import faust
 
 from streams.kafka import is_embedded_broker
 from streams.lean_consumer import use_lean_consume_path
+from streams.lean_topic import LeanTopic
 from streams.settings import EMBEDDED_SESSION_TIMEOUT, Settings
 from tests.bench.cluster import Cluster
 from tests.bench.measure import Throughput, throughput, watch
@@ -37,8 +38,9 @@ def passthrough_app(bootstrap: str, source: str, sink: str, *, lean: bool) -> fa
     """A minimal Faust app on Faust's defaults: only broker and session timeout are set.
 
     The web server is off so it never collides with a running worker's port; Faust's
-    consume path does not depend on it. With ``lean`` it consumes as the journeyhub worker
-    does: through the lean consume path, in batches like the intake's.
+    consume path does not depend on it. With ``lean`` it consumes and publishes as the
+    journeyhub worker does: through the lean consume path, in batches like the intake's, to
+    lean topics.
     """
     app = faust.App(
         f"bench-faust-{uuid.uuid4().hex[:8]}",
@@ -46,6 +48,7 @@ def passthrough_app(bootstrap: str, source: str, sink: str, *, lean: bool) -> fa
         broker_session_timeout=EMBEDDED_SESSION_TIMEOUT,
         broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
         web_enabled=False,
+        Topic=LeanTopic if lean else faust.Topic,
     )
     if lean:
         settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap})

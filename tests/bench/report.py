@@ -105,7 +105,7 @@ def render_table(result: BenchResult, console: Console) -> None:
     table.add_row(*_rate_row("(a) raw aiokafka passthrough", result.raw, "consume + produce"))
     table.add_row(*_rate_row("(b) stock Faust passthrough", result.faust, "one event at a time"))
     table.add_row(
-        *_rate_row("(b) same on our consume path", result.lean_faust, "lean consumer, batches")
+        *_rate_row("(b) same on our paths", result.lean_faust, "lean consumer and topics, batches")
     )
     faust_eps = result.faust.eps if result.faust else 0.0
     domain_eps = result.domain.eps if result.domain else 0.0
