@@ -17,6 +17,7 @@ from connectors.sink import SinkRecord
 from schemas.catalog import dlq_topic
 from schemas.codec import Codec
 from schemas.deadletter import dead_letter_headers
+from schemas.job_variables import campaign_of
 
 ALERTS_TOPIC: Final = "alerts"
 Headers = list[tuple[str, str | bytes | None]]
@@ -41,19 +42,19 @@ def delivery_failed_alert(
     status = error.status if isinstance(error, DeliveryError) else None
     reason = type(error).__name__ + (f", HTTP {status}" if status else "")
     value = record.value or {}
-    variables = value.get("variables") or {}
+    campaign_id, responsible = campaign_of(value.get("variables") or {})
     return {
         "alert_id": delivery_failed_alert_id(record),
         "kind": "delivery_failed",
         "severity": "critical",
         "source": connector,
         "job_id": value.get("job_id"),
-        "campaign_id": variables.get("campaign_id"),
+        "campaign_id": campaign_id,
         "message": (
             f"connector {connector} could not deliver {record.position} ({reason}); "
             f"the record is in {dlq_topic(record.topic)}"
         ),
-        "responsible": variables.get("responsible"),
+        "responsible": responsible,
         "occurred_at": now or datetime.now(UTC),
     }
 

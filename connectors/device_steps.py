@@ -16,6 +16,7 @@ from typing import Any, Final, Literal, Protocol
 import structlog
 
 from connectors.errors import ConnectorError
+from schemas.job_variables import campaign_of
 from streams.settings import DEVICE_STEPS
 
 log = structlog.get_logger(__name__)
@@ -105,12 +106,12 @@ class PrintJob:
     @property
     def campaign_id(self) -> str | None:
         """The campaign the letter belongs to, if a campaign made it."""
-        return self.variables.get("campaign_id")
+        return campaign_of(self.variables)[0]
 
     @property
     def campaign_responsible(self) -> str | None:
         """Who the campaign's request named as responsible, if anyone."""
-        return self.variables.get("responsible")
+        return campaign_of(self.variables)[1]
 
 
 @dataclass(frozen=True)

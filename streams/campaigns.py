@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from schemas import job_variables
 from streams.contact import (
     Channel,
     Decision,
@@ -101,9 +102,9 @@ def campaign_job(request: Mapping[str, Any], customer_id: str) -> Job:
         request["template"],
         request["name"],
         {
-            "campaign_id": request["campaign_id"],
-            "campaign_name": request["name"],
-            "responsible": request["responsible"],
+            job_variables.CAMPAIGN_ID: request["campaign_id"],
+            job_variables.CAMPAIGN_NAME: request["name"],
+            job_variables.RESPONSIBLE: request["responsible"],
         },
         campaign_id=request["campaign_id"],
     )
