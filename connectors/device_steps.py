@@ -106,12 +106,12 @@ class PrintJob:
     @property
     def campaign_id(self) -> str | None:
         """The campaign the letter belongs to, if a campaign made it."""
-        return campaign_of(self.variables)[0]
+        return campaign_of(self.variables).campaign_id
 
     @property
     def campaign_responsible(self) -> str | None:
         """Who the campaign's request named as responsible, if anyone."""
-        return campaign_of(self.variables)[1]
+        return campaign_of(self.variables).responsible
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ headers in :mod:`schemas.deadletter`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 CAMPAIGN_ID = "campaign_id"
 CAMPAIGN_NAME = "campaign_name"
@@ -16,6 +17,13 @@ RESPONSIBLE = "responsible"
 """Who the campaign's request named as responsible for it."""
 
 
-def campaign_of(variables: Mapping[str, str]) -> tuple[str | None, str | None]:
+class JobCampaign(NamedTuple):
     """The campaign a job belongs to and its responsible; None for what the job does not name."""
-    return variables.get(CAMPAIGN_ID), variables.get(RESPONSIBLE)
+
+    campaign_id: str | None
+    responsible: str | None
+
+
+def campaign_of(variables: Mapping[str, str]) -> JobCampaign:
+    """Read the campaign and its responsible from a job's variables."""
+    return JobCampaign(variables.get(CAMPAIGN_ID), variables.get(RESPONSIBLE))
