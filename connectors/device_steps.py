@@ -16,7 +16,7 @@ from typing import Any, Final, Literal, Protocol
 import structlog
 
 from connectors.errors import ConnectorError
-from schemas.job_variables import campaign_of
+from schemas.job_variables import JobCampaign, campaign_of
 from streams.settings import DEVICE_STEPS
 
 log = structlog.get_logger(__name__)
@@ -309,12 +309,12 @@ class StepStore:
                 (job.job_id, job.campaign_id, job.campaign_responsible),
             )
 
-    def campaign_of(self, job_id: str) -> tuple[str | None, str | None]:
+    def campaign_of(self, job_id: str) -> JobCampaign:
         """The campaign of a job and the responsible its request named; Nones if neither."""
         row = self._db.execute(
             "SELECT campaign_id, responsible FROM job_campaigns WHERE job_id = ?", (job_id,)
         ).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        return JobCampaign(row[0], row[1]) if row else JobCampaign(None, None)
 
     def document(self, job_id: str) -> bytes | None:
         """The rendered letter of a job, until the job is dispatched."""
