@@ -18,13 +18,13 @@ from confluent_kafka import (
 )
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import ConfigResource
 
 from schemas.catalog import CATALOG, dlq_topic, origin_of_dlq
 from schemas.deadletter import parse_dead_letter_headers
 from streams.errors import BrokerError
 from streams.kafka import (
-    client_config,
+    admin_client,
     consumer_config,
     end_offsets,
     message_headers,
@@ -88,7 +88,7 @@ class Inspector:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._admin = AdminClient(client_config(settings))
+        self._admin = admin_client(settings)
         self._consumer = KafkaConsumer(
             consumer_config(
                 settings, group_id="journeyhub-inspect", **{"fetch.wait.max.ms": FETCH_WAIT_MS}

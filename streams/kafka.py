@@ -4,6 +4,7 @@ The one place that turns :class:`~streams.settings.Settings` into confluent-kafk
 Faust options, so security, timeouts and topic layout agree across every client.
 """
 
+import logging
 import ssl
 import time
 from collections.abc import Iterable
@@ -19,6 +20,15 @@ from streams.settings import Settings
 
 KafkaConfig = dict[str, str | int | float | bool]
 """librdkafka options as confluent-kafka's clients accept them (the values here are text)."""
+
+ClientConfig = dict[str, str | int | float | bool | logging.Logger]
+"""A consumer's or producer's options with the logger its own log lines go to."""
+
+LIBRDKAFKA_LOGGER = logging.getLogger("librdkafka")
+"""Where every confluent-kafka client's own log lines go: through the process's logging
+chain (levels, format, scrubbing) rather than straight to stderr, where librdkafka would
+print even its informational notices into a user's terminal. A client hands them over
+when it is polled."""
 
 _MAX_HEARTBEAT_INTERVAL = 3.0
 _MAX_REPLICATION_FACTOR = 3
@@ -54,7 +64,7 @@ EMBEDDED_CLUSTER_ID = "tansu_cluster"
 
 def is_embedded_broker(settings: Settings) -> bool:
     """Whether the cluster is the embedded broker, whose end offsets need care."""
-    metadata = AdminClient(client_config(settings)).list_topics(timeout=10)
+    metadata = admin_client(settings).list_topics(timeout=10)
     return metadata.cluster_id == EMBEDDED_CLUSTER_ID
 
 
@@ -134,9 +144,14 @@ def client_config(settings: Settings) -> KafkaConfig:
     return config
 
 
+def admin_client(settings: Settings) -> AdminClient:
+    """An admin client for the configured Kafka that logs to :data:`LIBRDKAFKA_LOGGER`."""
+    return AdminClient(client_config(settings), logger=LIBRDKAFKA_LOGGER)
+
+
 def consumer_config(
     settings: Settings, group_id: str, **overrides: str | int | float | bool
-) -> KafkaConfig:
+) -> ClientConfig:
     """Options for a confluent-kafka consumer that commits by hand.
 
     Args:
@@ -146,12 +161,14 @@ def consumer_config(
             ``**{"max.poll.interval.ms": 600000}``; booleans become ``true``/``false``.
 
     Returns:
-        The options: no auto-commit, read from the earliest offset, and the session
-        timeout of :attr:`Settings.session_timeout` (short on the embedded broker).
+        The options: no auto-commit, read from the earliest offset, the session
+        timeout of :attr:`Settings.session_timeout` (short on the embedded broker), and
+        :data:`LIBRDKAFKA_LOGGER` for the client's log lines.
     """
     session = settings.session_timeout
     return {
         **client_config(settings),
+        "logger": LIBRDKAFKA_LOGGER,
         "group.id": group_id,
         "enable.auto.commit": "false",
         "auto.offset.reset": "earliest",
@@ -161,7 +178,7 @@ def consumer_config(
     }
 
 
-def producer_config(settings: Settings, **overrides: str | int | float | bool) -> KafkaConfig:
+def producer_config(settings: Settings, **overrides: str | int | float | bool) -> ClientConfig:
     """Options for an idempotent confluent-kafka producer that waits for all replicas.
 
     Args:
@@ -171,10 +188,12 @@ def producer_config(settings: Settings, **overrides: str | int | float | bool) -
     Returns:
         The options with ``acks=all``, idempotence, a 5 ms linger for batching and the
         murmur2 partitioner that Java clients and Faust use, so a key lands on the same
-        partition whoever produced it.
+        partition whoever produced it, and :data:`LIBRDKAFKA_LOGGER` for the client's log
+        lines.
     """
     return {
         **client_config(settings),
+        "logger": LIBRDKAFKA_LOGGER,
         "partitioner": "murmur2_random",
         "acks": "all",
         "enable.idempotence": "true",
@@ -226,7 +245,7 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicLike], timeout: float
     Raises:
         BrokerError: Kafka cannot be reached or refused to create a topic.
     """
-    admin = AdminClient(client_config(settings))
+    admin = admin_client(settings)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:

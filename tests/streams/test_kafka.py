@@ -1,15 +1,19 @@
+import logging
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import certifi
 import pytest
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from faust.auth import SASLCredentials, SSLCredentials
 
 from streams.broker import free_port
 from streams.errors import BrokerError, SettingsError
 from streams.kafka import (
+    LIBRDKAFKA_LOGGER,
     client_config,
     consumer_config,
     ensure_topics,
@@ -90,6 +94,27 @@ def test_producers_wait_for_all_replicas_and_are_idempotent() -> None:
     assert config["enable.idempotence"] == "true"
     assert config["linger.ms"] == "5"
     assert config["sasl.username"] == "svc-journeyhub"
+
+
+@pytest.mark.parametrize("client", ["producer", "consumer"])
+def test_a_client_logs_through_the_logging_chain_not_straight_to_stderr(
+    client: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"})
+    if client == "producer":
+        poll = Producer(producer_config(settings)).poll
+    else:
+        consumer = Consumer(consumer_config(settings, "journeyhub-log-test"))
+        consumer.subscribe(["never.read"])
+        poll = consumer.poll
+
+    with caplog.at_level(logging.DEBUG, logger=LIBRDKAFKA_LOGGER.name):
+        deadline = time.monotonic() + 10
+        while not caplog.records and time.monotonic() < deadline:
+            poll(0.2)
+
+    assert any("Connection refused" in record.getMessage() for record in caplog.records)
+    assert "|rdkafka#" not in capfd.readouterr().err
 
 
 def test_faust_gets_kafka_urls_and_short_timings_on_the_embedded_broker() -> None:
