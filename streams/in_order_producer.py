@@ -26,7 +26,8 @@ from typing import Any, cast
 import aiokafka
 import faust
 from aiokafka.producer.message_accumulator import MessageAccumulator
-from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.draining_producer import DrainingProducer
 
 
 class InOrderAccumulator(MessageAccumulator):
@@ -66,8 +67,8 @@ class InOrderAIOKafkaProducer(aiokafka.AIOKafkaProducer):
         cast("InOrderAccumulator", self._message_accumulator).end_lingers()
 
 
-class InOrderProducer(faust_aiokafka.Producer):
-    """Faust's aiokafka producer built on :class:`InOrderAIOKafkaProducer`."""
+class InOrderProducer(DrainingProducer):
+    """The draining producer built on :class:`InOrderAIOKafkaProducer`."""
 
     @property
     def _producer_type(self) -> type[aiokafka.AIOKafkaProducer]:

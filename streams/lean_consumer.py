@@ -28,6 +28,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
+from streams.draining_producer import DrainingProducer
 from streams.embedded_transport import EmbeddedConsumer, EmbeddedTransport
 
 log = structlog.get_logger(__name__)
@@ -150,9 +151,10 @@ class LeanEmbeddedConsumer(LeanConsumer, EmbeddedConsumer):
 
 
 class LeanTransport(faust_aiokafka.Transport):
-    """Faust's ``kafka://`` transport with :class:`LeanConsumer`."""
+    """Faust's ``kafka://`` transport with :class:`LeanConsumer` and a draining producer."""
 
     Consumer = LeanConsumer
+    Producer = DrainingProducer
 
 
 class LeanEmbeddedTransport(EmbeddedTransport):
