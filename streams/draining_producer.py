@@ -1,4 +1,4 @@
-"""A producer whose flush before a commit does not return while table writes are still queued.
+"""A producer whose flush before a commit returns only once the broker has every record.
 
 A table write is queued in Faust's producer buffer (``__setitem__`` cannot await the send), and
 a task hands the queued records to aiokafka one after another. Before the consumer commits
@@ -10,6 +10,11 @@ could then cover events whose table writes were still on their way, and a crash 
 would lose those writes for good. Here the flush waits until every record queued before it
 began has been handed to aiokafka, whose own flush then waits for the broker to have them.
 
+A record the broker never got (aiokafka gave up on it: a table write, or an output nobody
+waited for) is only logged by Faust, and the next commit would cover its event all the same.
+Here every later flush raises instead, so no commit covers it: the worker stops, and once
+restarted it reads those events again.
+
 Faust's threaded producer (``producer_threaded``) queues elsewhere; it is not used here.
 """
 
@@ -17,11 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
-from faust.types.tuples import FutureMessage
+from faust.types import HeadersArg
+from faust.types.tuples import FutureMessage, RecordMetadata
+
+from streams.errors import DeliveryLostError
 
 STOP_CHECK_SECONDS = 1.0
 """How often a waiting flush looks whether the buffer stopped, which ends its hand-overs."""
@@ -65,7 +73,7 @@ class DrainingProducerBuffer(ProducerBuffer):
 
 
 class DrainingProducer(faust_aiokafka.Producer):
-    """Faust's aiokafka producer with :class:`DrainingProducerBuffer`."""
+    """Faust's aiokafka producer with :class:`DrainingProducerBuffer`, failing on a lost record."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,3 +82,39 @@ class DrainingProducer(faust_aiokafka.Producer):
             raise ValueError(msg)
         self.buffer = DrainingProducerBuffer(loop=self.loop, beacon=self.beacon)
         self.buffer.app = self.app
+        self._lost: BaseException | None = None
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: HeadersArg | None,
+        *,
+        transactional_id: str | None = None,
+    ) -> asyncio.Future[RecordMetadata]:
+        """Hand a record to aiokafka and remember it if the broker does not take it."""
+        delivery = await super().send(
+            topic, key, value, partition, timestamp, headers, transactional_id=transactional_id
+        )
+        future = cast("asyncio.Future[RecordMetadata]", delivery)  # aiokafka's future
+        future.add_done_callback(self._note_delivery)
+        return future
+
+    async def flush(self) -> None:
+        """Wait until the broker has every record sent or queued before this call.
+
+        Raises:
+            DeliveryLostError: A record did not reach the broker, now or at an earlier flush.
+        """
+        await super().flush()
+        await asyncio.sleep(0)  # lets the callbacks of deliveries that are done already run
+        if self._lost is not None:
+            msg = f"a record did not reach the broker: {self._lost!r}"
+            raise DeliveryLostError(msg) from self._lost
+
+    def _note_delivery(self, delivery: asyncio.Future[RecordMetadata]) -> None:
+        if self._lost is None and not delivery.cancelled():
+            self._lost = delivery.exception()

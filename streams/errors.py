@@ -17,6 +17,10 @@ class BrokerError(JourneyhubError):
     """Kafka cannot be started, reached or administered."""
 
 
+class DeliveryLostError(BrokerError):
+    """Kafka did not take a record the worker queued; offsets must not be committed past it."""
+
+
 class InvalidRecordError(JourneyhubError):
     """A source record decoded fine but breaks a rule its schema cannot express."""
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.draining_producer import DrainingProducer
+from streams.errors import DeliveryLostError
 from streams.kafka import ensure_topics, faust_broker_options
 from streams.settings import Settings
 from tests.drills.drilltools import read_topic
@@ -75,3 +77,41 @@ async def test_a_flush_returns_once_the_broker_has_every_queued_record(
         assert delivered == QUEUED
     else:  # Faust's flush gives up while aiokafka has not taken the first record yet
         assert delivered < QUEUED
+
+
+@pytest.mark.parametrize("how", ["queued", "sent"])
+async def test_a_record_the_broker_did_not_take_fails_every_later_flush(
+    settings: Settings, unique_topic_prefix: str, how: str
+) -> None:
+    name = f"{unique_topic_prefix}lost"
+    ensure_topics(settings, [Topic(name, partitions=1)])
+    app = faust.App("flush-loss-test", **faust_broker_options(settings))
+    app.transport = DrainingTransport(app.conf.broker_consumer, app)
+    topic = app.topic(name, value_serializer="raw", partitions=1)
+    producer = app.producer
+    await producer.start()
+    aiokafka_producer: Any = producer._producer  # type: ignore[attr-defined]
+    send = aiokafka_producer.send
+
+    async def send_that_times_out(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_exception(KafkaTimeoutError())
+        return delivery
+
+    try:
+        aiokafka_producer.send = send_that_times_out
+        if how == "queued":  # as a table write is
+            lost = topic.send_soon(value=b"lost")
+        else:  # as an agent's output is
+            lost = await topic.send(value=b"lost")
+        with pytest.raises(DeliveryLostError, match="did not reach the broker"):
+            await producer.flush()
+        with pytest.raises(KafkaTimeoutError):
+            await lost
+        aiokafka_producer.send = send
+        await topic.send(value=b"delivered")
+        with pytest.raises(DeliveryLostError):  # the lost record is never made good
+            await producer.flush()
+    finally:
+        await producer.stop()
+    assert [message.value() for message in read_topic(settings, name)] == [b"delivered"]
