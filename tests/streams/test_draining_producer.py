@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import faust
@@ -32,31 +34,39 @@ class DrainingTransport(faust_aiokafka.Transport):
     Producer = DrainingProducer
 
 
+@contextlib.asynccontextmanager
+async def started_producer(
+    settings: Settings, topic_name: str, transport: type[faust_aiokafka.Transport]
+) -> AsyncIterator[tuple[faust.TopicT, Any]]:
+    """A started producer of an app on ``transport``: the topic, and the aiokafka producer."""
+    app = faust.App(f"flush-test-{transport.__name__}", **faust_broker_options(settings))
+    app.transport = transport(app.conf.broker_consumer, app)
+    topic = app.topic(topic_name, value_serializer="raw", partitions=1)
+    await app.producer.start()
+    try:
+        yield topic, app.producer._producer  # type: ignore[attr-defined]
+    finally:
+        await app.producer.stop()
+
+
 async def records_after_flush(
     settings: Settings, topic_name: str, transport: type[faust_aiokafka.Transport]
 ) -> int:
     """Queue records as a table write does, make aiokafka slow to take them, flush, count."""
-    app = faust.App(f"flush-test-{transport.__name__}", **faust_broker_options(settings))
-    app.transport = transport(app.conf.broker_consumer, app)
-    topic = app.topic(topic_name, value_serializer="raw", partitions=1)
-    producer = app.producer
-    await producer.start()
-    aiokafka_producer: Any = producer._producer  # type: ignore[attr-defined]
-    send = aiokafka_producer.send
+    async with started_producer(settings, topic_name, transport) as (topic, aiokafka_producer):
+        send = aiokafka_producer.send
 
-    async def slow_send(*args: Any, **kwargs: Any) -> Any:
-        await asyncio.sleep(SLOW_SEND_SECONDS)
-        return await send(*args, **kwargs)
+        async def slow_send(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(SLOW_SEND_SECONDS)
+            return await send(*args, **kwargs)
 
-    aiokafka_producer.send = slow_send
-    try:
+        aiokafka_producer.send = slow_send
         for index in range(QUEUED):
             topic.send_soon(value=str(index).encode())
-        await producer.flush()
-        return len(read_topic(settings, topic_name))
-    finally:
-        await producer.buffer.flush()
-        await producer.stop()
+        await topic.app.producer.flush()
+        delivered = len(read_topic(settings, topic_name))
+        await topic.app.producer.buffer.flush()  # let the slow sends end before the stop
+        return delivered
 
 
 @pytest.mark.parametrize(
@@ -85,21 +95,16 @@ async def test_a_record_the_broker_did_not_take_fails_every_later_flush(
 ) -> None:
     name = f"{unique_topic_prefix}lost"
     ensure_topics(settings, [Topic(name, partitions=1)])
-    app = faust.App("flush-loss-test", **faust_broker_options(settings))
-    app.transport = DrainingTransport(app.conf.broker_consumer, app)
-    topic = app.topic(name, value_serializer="raw", partitions=1)
-    producer = app.producer
-    await producer.start()
-    aiokafka_producer: Any = producer._producer  # type: ignore[attr-defined]
-    send = aiokafka_producer.send
 
     async def send_that_times_out(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
         delivery = asyncio.get_running_loop().create_future()
         delivery.set_exception(KafkaTimeoutError())
         return delivery
 
-    try:
+    async with started_producer(settings, name, DrainingTransport) as (topic, aiokafka_producer):
+        producer, send = topic.app.producer, aiokafka_producer.send
         aiokafka_producer.send = send_that_times_out
+        lost: Awaitable[Any]
         if how == "queued":  # as a table write is
             lost = topic.send_soon(value=b"lost")
         else:  # as an agent's output is
@@ -112,6 +117,4 @@ async def test_a_record_the_broker_did_not_take_fails_every_later_flush(
         await topic.send(value=b"delivered")
         with pytest.raises(DeliveryLostError):  # the lost record is never made good
             await producer.flush()
-    finally:
-        await producer.stop()
     assert [message.value() for message in read_topic(settings, name)] == [b"delivered"]

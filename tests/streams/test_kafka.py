@@ -1,6 +1,7 @@
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,7 @@ def test_a_client_logs_through_the_logging_chain_not_straight_to_stderr(
     client: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"})
+    poll: Callable[[float], object]
     if client == "producer":
         poll = Producer(producer_config(settings)).poll
     else:
