@@ -36,11 +36,13 @@ class Cluster:
         bootstrap: ``host:port`` for clients.
         embedded: True for a fresh embedded broker that holds nothing but this scenario.
         run_id: A suffix that keeps the benchmark's own topics apart on a shared Kafka.
+        broker_pid: The embedded broker's process, whose CPU a scenario may measure.
     """
 
     bootstrap: str
     embedded: bool
     run_id: str
+    broker_pid: int | None = None
 
     def topic(self, name: str) -> str:
         """Name a benchmark topic so that it is new on this cluster."""
@@ -61,7 +63,7 @@ def fresh_cluster(log_dir: Path) -> Iterator[Cluster]:
         return
     log_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddedBroker(port=free_port(), log_path=log_dir / f"broker-{run_id}.log") as broker:
-        yield Cluster(broker.bootstrap_servers, embedded=True, run_id=run_id)
+        yield Cluster(broker.bootstrap_servers, embedded=True, run_id=run_id, broker_pid=broker.pid)
 
 
 def create_topics(cluster: Cluster, names: Iterable[str]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from schemas.catalog import CATALOG
 from streams.kafka import ensure_topics
 from tests.bench.cluster import Cluster, send_all
+from tests.bench.cpu import BROKER, CpuPerEvent, cpu_per_event, cpu_snapshot
 from tests.bench.measure import SAMPLE_INTERVAL, Series, Throughput, throughput
 from tests.bench.preload import EncodedEvent
 from tests.bench.processes import Profiler, WorkerProcess, running_workers
@@ -39,12 +40,14 @@ class PipelineRun:
         outputs: Records the run wrote to the output topics.
         complete: False when the time ran out first; the rate is then that of the events
             read so far, which overstates a pipeline whose later stages lag behind.
+        cpu: What each event cost the workers and the embedded broker, first read to done.
     """
 
     workers: int
     throughput: Throughput
     outputs: int
     complete: bool = True
+    cpu: CpuPerEvent | None = None
 
 
 def prepare_sources(cluster: Cluster, mix: Sequence[EncodedEvent]) -> None:
@@ -75,8 +78,11 @@ def run_pipeline(
         TopicTally(cluster, OUTPUT_TOPICS) as outputs,
         running_workers(cluster, workers, log_dir, settings) as processes,
     ):
+        pids = {f"worker-{index}": worker.process.pid for index, worker in enumerate(processes)}
+        if cluster.broker_pid is not None:
+            pids[BROKER] = cluster.broker_pid
         try:
-            return _until_settled(processes, outputs, len(mix), timeout, profiler)
+            return _until_settled(processes, pids, outputs, len(mix), timeout, profiler)
         finally:
             if profiler is not None:
                 profiler.stop()
@@ -84,30 +90,44 @@ def run_pipeline(
 
 def _until_settled(
     processes: list[WorkerProcess],
+    pids: Mapping[str, int],
     outputs: TopicTally,
     events: int,
     timeout: float,
     profiler: Profiler | None,
 ) -> PipelineRun:
-    """Sample inputs, worker activity and outputs until all is read and everything is quiet."""
+    """Sample inputs, worker activity and outputs until all is read and everything is quiet.
+
+    The CPU of the processes in ``pids`` is read from the sample that first saw an event read
+    to the last sample in which anything changed.
+    """
     inputs, written, activity = Series(), Series(), Series()
     changes, last_samples = 0, ""
+    cpu_at_start: dict[str, float] | None = None
+    cpu_at_change: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     while True:
         now = time.monotonic()
         progress = [process.progress() for process in processes]
+        cpu = cpu_snapshot(pids)
         samples = "\n".join(text for _, text in progress)
         changes, last_samples = changes + (samples != last_samples), samples
         inputs.add(now, sum(read for read, _ in progress))
         written.add(now, outputs.count())
         activity.add(now, changes)
-        if profiler is not None and inputs.started_at() is not None:
-            profiler.start(processes[0])
+        if inputs.started_at() is not None:
+            cpu_at_start = cpu if cpu_at_start is None else cpu_at_start
+            if profiler is not None:
+                profiler.start(processes[0])
         read_all = inputs.reached_at(events)
         last = max(written.last_change_at() or 0.0, activity.last_change_at() or 0.0)
+        if now in (last, read_all):  # something changed in this sample
+            cpu_at_change = cpu
         if read_all is not None and now - max(read_all, last) >= QUIET_SECONDS:
             done = max(read_all, last)
-            return PipelineRun(len(processes), throughput(inputs, done), written.last)
+            rate = throughput(inputs, done)
+            used = cpu_per_event(cpu_at_start or {}, cpu_at_change, rate.events)
+            return PipelineRun(len(processes), rate, written.last, cpu=used)
         if now > deadline:
             return PipelineRun(len(processes), throughput(inputs, now), written.last, False)
         for process in processes:

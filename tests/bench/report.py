@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.bench.connector import ConnectorRun
+from tests.bench.cpu import usable_cores
 from tests.bench.hops import Hop
 from tests.bench.latency import LatencyRun
 from tests.bench.measure import Throughput
@@ -77,9 +78,19 @@ def _pipeline_row(name: str, run: PipelineRun | None, prefix: str) -> list[str]:
     if run is None:
         return _rate_row(name, None, "")
     note = f"{prefix}{run.outputs:,} records out"
+    if run.cpu is not None:
+        busy = run.cpu.cores_busy(run.throughput.eps)
+        note += (
+            f"; CPU per event: workers {_us(run.cpu.workers)}, broker {_us(run.cpu.broker)}"
+            f" ({busy:.2f} of {usable_cores()} cores busy)"
+        )
     if not run.complete:
         note += "; time ran out: rate of the events read"
     return _rate_row(name, run.throughput, note)
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} µs"
 
 
 def _ms(value: float | None) -> str:

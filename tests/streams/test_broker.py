@@ -31,8 +31,13 @@ def test_the_broker_answers_metadata_until_it_is_stopped(tmp_path: Path) -> None
         )
         assert len(metadata.brokers) == 1
         assert broker.running
+        pid = broker.pid
+        assert pid is not None
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        assert f"tcp://{broker.bootstrap_servers}" in command
 
     assert not broker.running
+    assert broker.pid is None
     assert not broker_is_reachable(broker.bootstrap_servers, timeout=1)
     assert "listening on" in log_path.read_text()
 
