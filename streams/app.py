@@ -74,7 +74,9 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     end short of its last record: table recovery learns the true ends by fetching, so the
     producer may send batches of many records, in send order (:mod:`streams.embedded_transport`).
     Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`)
-    and to the producer without turns of the event loop (:mod:`streams.lean_topic`).
+    and to the producer without turns of the event loop (:mod:`streams.lean_topic`); offsets
+    are committed only once the broker has every record sent before
+    (:mod:`streams.draining_producer`).
     """
     register_store()
     app = faust.App(APP_ID, **_faust_options(settings))
