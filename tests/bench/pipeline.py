@@ -116,7 +116,8 @@ def _until_settled(
         written.add(now, outputs.count())
         activity.add(now, changes)
         if inputs.started_at() is not None:
-            cpu_at_start = cpu if cpu_at_start is None else cpu_at_start
+            if cpu_at_start is None:
+                cpu_at_start = cpu
             if profiler is not None:
                 profiler.start(processes[0])
         read_all = inputs.reached_at(events)
