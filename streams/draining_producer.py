@@ -67,7 +67,8 @@ class DrainingProducerBuffer(ProducerBuffer):
                 await asyncio.wait_for(self._progress.wait(), STOP_CHECK_SECONDS)
 
     async def _send_pending(self, fut: FutureMessage) -> None:
-        await super()._send_pending(fut)
+        # Faust's hand-over itself, inline: one coroutine less per table write.
+        await fut.message.channel.publish_message(fut, wait=False)
         self.handed_over += 1
         self._progress.set()
 
