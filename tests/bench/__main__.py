@@ -7,9 +7,11 @@ Kafka; the figures of one run share the machine's load, so compare ratios, not n
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
@@ -17,14 +19,14 @@ from rich.console import Console
 from schemas.codec import make_codec
 from streams.rules import load_rules
 from streams.settings import Settings
-from tests.bench.cluster import create_topics, fresh_cluster, send_all
+from tests.bench.cluster import Cluster, create_topics, fresh_cluster, send_all
 from tests.bench.connector import run_crm_connector
 from tests.bench.domain_ceiling import run_domain_ceiling
 from tests.bench.faust_passthrough import run_faust_passthrough
 from tests.bench.hops import hops, probe_moments
 from tests.bench.latency import run_latency, sustainable_rate
 from tests.bench.pipeline import run_pipeline
-from tests.bench.preload import build_mix, topic_shares
+from tests.bench.preload import EncodedEvent, build_mix, topic_shares
 from tests.bench.processes import Profiler
 from tests.bench.raw_passthrough import run_raw_passthrough
 from tests.bench.report import BenchResult, render_table, summary_line
@@ -47,6 +49,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--pipeline-events", type=int, default=20_000, help="events the workers get preloaded"
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="rounds of the pipeline runs (one worker, two, two without copies), alternating",
+    )
     parser.add_argument("--rate", type=int, default=2_000, help="offered load for latency")
     parser.add_argument("--latency-seconds", type=float, default=15.0)
     parser.add_argument("--seed", type=int, default=7)
@@ -63,6 +71,96 @@ def attempt(result: BenchResult, what: str, run: Callable[[], _T]) -> _T | None:
     except Exception as error:  # any failure of one scenario is reported, not fatal
         result.notes.append(f"{what} failed: {error}")
         return None
+
+
+def run_passthrough_round(
+    result: BenchResult,
+    cluster: Cluster,
+    source: str,
+    counts: tuple[int, int],
+    log_dir: Path,
+    round_index: int,
+) -> None:
+    """One round of the passthroughs of ``source``: raw, stock Faust, Faust on our paths.
+
+    Each forwards into topics of its own round, in a consumer group of its own; ``counts``
+    are the records the raw and each Faust passthrough forward.
+    """
+    raw_events, faust_events = counts
+    names = (f"bench.{arm}.out.{round_index}" for arm in ("raw", "faust", "lean"))
+    raw_sink, faust_sink, lean_sink = (cluster.topic(name) for name in names)
+    create_topics(cluster, [raw_sink, faust_sink, lean_sink])
+    raw = attempt(
+        result, "raw passthrough",
+        lambda: run_raw_passthrough(cluster, source, raw_sink, raw_events),
+    )  # fmt: skip
+    stock = attempt(
+        result, "stock Faust passthrough",
+        lambda: run_faust_passthrough(
+            cluster, source, faust_sink, faust_events, log_dir / "faust.log"
+        ),
+    )  # fmt: skip
+    lean = attempt(
+        result, "Faust passthrough on our consume and publish paths",
+        lambda: run_faust_passthrough(
+            cluster, source, lean_sink, faust_events, log_dir / "faust-lean.log", lean=True
+        ),
+    )  # fmt: skip
+    for runs, run in ((result.raw_runs, raw), (result.faust_runs, stock), (result.lean_runs, lean)):
+        if run is not None:
+            runs.append(run)
+
+
+def run_pipeline_round(
+    result: BenchResult,
+    mix: list[EncodedEvent],
+    log_dir: Path,
+    console: Console,
+    round_index: int,
+    profiler: Profiler | None,
+) -> None:
+    """One round of the pipeline runs: one worker, two workers, two without standby copies.
+
+    The rounds alternate the three so that a slow spell of the machine, which lasts a run or
+    two, hits each of them alike; the table and the ratios take each one's median run. The
+    first round also profiles the worker (if asked), sizes the state and runs the connector.
+    """
+    first = round_index == 0
+    label = f"round {round_index + 1}: "
+    with console.status(f"{label}(c) pipeline with one worker"):
+        with fresh_cluster(log_dir) as cluster:
+            one = attempt(
+                result, "pipeline with one worker",
+                lambda: run_pipeline(
+                    cluster, mix, 1, log_dir, PIPELINE_TIMEOUT, profiler if first else None
+                ),
+            )  # fmt: skip
+            if one is not None:
+                result.one_worker_runs.append(one)
+            if one is not None and first:
+                result.profile_state = attempt(
+                    result, "profile state", lambda: profile_state(cluster)
+                )
+                result.connector = attempt(
+                    result, "CRM connector",
+                    lambda: run_crm_connector(cluster, log_dir, CONNECTOR_TIMEOUT),
+                )  # fmt: skip
+    arms = (
+        ("pipeline with two workers", result.two_worker_runs, None),
+        ("pipeline with two workers, no standby copies", result.no_standby_runs, NO_STANDBY),
+    )
+    for what, runs, settings in arms:
+        with console.status(f"{label}(d) {what}"):
+            with fresh_cluster(log_dir) as cluster:
+                two = attempt(
+                    result,
+                    what,
+                    functools.partial(
+                        run_pipeline, cluster, mix, 2, log_dir, PIPELINE_TIMEOUT, settings=settings
+                    ),
+                )
+                if two is not None:
+                    runs.append(two)
 
 
 def main() -> None:
@@ -85,27 +183,12 @@ def main() -> None:
 
     with console.status("(a) raw aiokafka and (b) Faust passthrough"):
         with fresh_cluster(log_dir) as cluster:
-            names = ("bench.in", "bench.raw.out", "bench.faust.out", "bench.lean.out")
-            source, raw_sink, faust_sink, lean_sink = (cluster.topic(name) for name in names)
-            create_topics(cluster, [source, raw_sink, faust_sink, lean_sink])
+            source = cluster.topic("bench.in")
+            create_topics(cluster, [source])
             send_all(cluster, mix, source)
-            result.raw = attempt(
-                result, "raw passthrough",
-                lambda: run_raw_passthrough(cluster, source, raw_sink, len(mix)),
-            )  # fmt: skip
-            faust_events = min(args.faust_events, len(mix))
-            result.faust = attempt(
-                result, "stock Faust passthrough",
-                lambda: run_faust_passthrough(
-                    cluster, source, faust_sink, faust_events, log_dir / "faust.log"
-                ),
-            )  # fmt: skip
-            result.lean_faust = attempt(
-                result, "Faust passthrough on our consume and publish paths",
-                lambda: run_faust_passthrough(
-                    cluster, source, lean_sink, faust_events, log_dir / "faust-lean.log", lean=True
-                ),
-            )  # fmt: skip
+            counts = (len(mix), min(args.faust_events, len(mix)))
+            for round_index in range(args.repeats):
+                run_passthrough_round(result, cluster, source, counts, log_dir, round_index)
 
     profiler = Profiler(log_dir / "worker-profile.svg") if args.profile else None
     pipeline_mix = mix[: args.pipeline_events]
@@ -114,34 +197,8 @@ def main() -> None:
         result.domain = attempt(
             result, "domain code alone", lambda: run_domain_ceiling(pipeline_mix, codec, rules)
         )
-    with console.status("(c) pipeline with one worker, then (e) CRM connector"):
-        with fresh_cluster(log_dir) as cluster:
-            result.one_worker = attempt(
-                result, "pipeline with one worker",
-                lambda: run_pipeline(cluster, pipeline_mix, 1, log_dir, PIPELINE_TIMEOUT, profiler),
-            )  # fmt: skip
-            if result.one_worker is not None:
-                result.profile_state = attempt(
-                    result, "profile state", lambda: profile_state(cluster)
-                )
-                result.connector = attempt(
-                    result, "CRM connector",
-                    lambda: run_crm_connector(cluster, log_dir, CONNECTOR_TIMEOUT),
-                )  # fmt: skip
-    with console.status("(d) pipeline with two workers"):
-        with fresh_cluster(log_dir) as cluster:
-            result.two_workers = attempt(
-                result, "pipeline with two workers",
-                lambda: run_pipeline(cluster, pipeline_mix, 2, log_dir, PIPELINE_TIMEOUT),
-            )  # fmt: skip
-    with console.status("(d) pipeline with two workers, no standby copies"):
-        with fresh_cluster(log_dir) as cluster:
-            result.two_workers_no_standby = attempt(
-                result, "pipeline with two workers, no standby copies",
-                lambda: run_pipeline(
-                    cluster, pipeline_mix, 2, log_dir, PIPELINE_TIMEOUT, settings=NO_STANDBY
-                ),
-            )  # fmt: skip
+    for round_index in range(args.repeats):
+        run_pipeline_round(result, pipeline_mix, log_dir, console, round_index, profiler)
     with console.status(f"(c) latency at {args.rate:,} events/s"):
         with fresh_cluster(log_dir) as cluster:
             result.latency = attempt(

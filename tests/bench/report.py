@@ -8,7 +8,9 @@ p99_ms=N scale2=X``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -21,19 +23,21 @@ from tests.bench.measure import Throughput
 from tests.bench.pipeline import PipelineRun
 from tests.bench.state_size import StateSize
 
+_Run = TypeVar("_Run", Throughput, PipelineRun)
+
 
 @dataclass
 class BenchResult:
     """Every figure of one benchmark run; a scenario that failed leaves its field empty."""
 
     events: int
-    raw: Throughput | None = None
-    faust: Throughput | None = None
-    lean_faust: Throughput | None = None
+    raw_runs: list[Throughput] = field(default_factory=list)
+    faust_runs: list[Throughput] = field(default_factory=list)
+    lean_runs: list[Throughput] = field(default_factory=list)
     domain: Throughput | None = None
-    one_worker: PipelineRun | None = None
-    two_workers: PipelineRun | None = None
-    two_workers_no_standby: PipelineRun | None = None
+    one_worker_runs: list[PipelineRun] = field(default_factory=list)
+    two_worker_runs: list[PipelineRun] = field(default_factory=list)
+    no_standby_runs: list[PipelineRun] = field(default_factory=list)
     latency: LatencyRun | None = None
     sustained_latency: LatencyRun | None = None
     sustained_hops: list[Hop] = field(default_factory=list)
@@ -42,8 +46,38 @@ class BenchResult:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def raw(self) -> Throughput | None:
+        """The median raw passthrough."""
+        return median_of(self.raw_runs)
+
+    @property
+    def faust(self) -> Throughput | None:
+        """The median stock Faust passthrough."""
+        return median_of(self.faust_runs)
+
+    @property
+    def lean_faust(self) -> Throughput | None:
+        """The median Faust passthrough on our consume and publish paths."""
+        return median_of(self.lean_runs)
+
+    @property
+    def one_worker(self) -> PipelineRun | None:
+        """The median one-worker run of the pipeline."""
+        return median_of(self.one_worker_runs)
+
+    @property
+    def two_workers(self) -> PipelineRun | None:
+        """The median two-worker run with the default standby copies."""
+        return median_of(self.two_worker_runs)
+
+    @property
+    def two_workers_no_standby(self) -> PipelineRun | None:
+        """The median two-worker run without standby copies."""
+        return median_of(self.no_standby_runs)
+
+    @property
     def pipeline_eps(self) -> float:
-        """Events per second of one worker, 0 when the run failed."""
+        """Events per second of the median one-worker run, 0 when every run failed."""
         return self.one_worker.throughput.eps if self.one_worker else 0.0
 
     @property
@@ -54,7 +88,7 @@ class BenchResult:
 
     @property
     def scale2(self) -> float:
-        """Two workers' rate over one worker's, with the default standby copies."""
+        """The median two workers' rate over the median one worker's, with standby copies."""
         return self.over_one_worker(self.two_workers)
 
     def over_one_worker(self, run: PipelineRun | None) -> float:
@@ -62,6 +96,20 @@ class BenchResult:
         if not (run and self.pipeline_eps):
             return 0.0
         return run.throughput.eps / self.pipeline_eps
+
+
+def median_of(runs: Sequence[_Run]) -> _Run | None:
+    """The run of median rate (the slower middle one of an even count), None if none ran.
+
+    This machine's speed swings by a third between runs minutes apart; one slow spell in a
+    single run would otherwise decide a ratio such as two workers over one.
+    """
+    ranked = sorted(runs, key=_eps)
+    return ranked[(len(ranked) - 1) // 2] if ranked else None
+
+
+def _eps(run: Throughput | PipelineRun) -> float:
+    return run.eps if isinstance(run, Throughput) else run.throughput.eps
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -74,10 +122,23 @@ def _rate_row(name: str, result: Throughput | None, note: str) -> list[str]:
     return [name, f"{result.events:,}", f"{result.seconds:.2f}", f"{result.eps:,.0f}", note]
 
 
-def _pipeline_row(name: str, run: PipelineRun | None, prefix: str) -> list[str]:
+def _median_row(name: str, runs: Sequence[Throughput], note: str) -> list[str]:
+    return _rate_row(name, median_of(runs), _runs(runs) + note)
+
+
+def _runs(runs: Sequence[Throughput | PipelineRun]) -> str:
+    """``median of 3 runs (2,183, 1,472, 2,050 events/s); `` in run order; empty for one run."""
+    if len(runs) < 2:
+        return ""
+    rates = ", ".join(f"{_eps(run):,.0f}" for run in runs)
+    return f"median of {len(runs)} runs ({rates} events/s); "
+
+
+def _pipeline_row(name: str, runs: Sequence[PipelineRun], prefix: str) -> list[str]:
+    run = median_of(runs)
     if run is None:
         return _rate_row(name, None, "")
-    note = f"{prefix}{run.outputs:,} records out"
+    note = f"{prefix}{_runs(runs)}{run.outputs:,} records out"
     if run.cpu is not None:
         busy = run.cpu.cores_busy(run.throughput.eps)
         note += (
@@ -113,10 +174,14 @@ def render_table(result: BenchResult, console: Console) -> None:
     table = Table(title=f"journeyhub bench ({result.events:,} events of the realistic mix)")
     for column in ("scenario", "events", "seconds", "events/s", "note"):
         table.add_column(column, justify="left" if column in ("scenario", "note") else "right")
-    table.add_row(*_rate_row("(a) raw aiokafka passthrough", result.raw, "consume + produce"))
-    table.add_row(*_rate_row("(b) stock Faust passthrough", result.faust, "one event at a time"))
     table.add_row(
-        *_rate_row("(b) same on our paths", result.lean_faust, "lean consumer and topics, batches")
+        *_median_row("(a) raw aiokafka passthrough", result.raw_runs, "consume + produce")
+    )
+    table.add_row(
+        *_median_row("(b) stock Faust passthrough", result.faust_runs, "one event at a time")
+    )
+    table.add_row(
+        *_median_row("(b) same on our paths", result.lean_runs, "lean consumer and topics, batches")
     )
     faust_eps = result.faust.eps if result.faust else 0.0
     domain_eps = result.domain.eps if result.domain else 0.0
@@ -127,15 +192,18 @@ def render_table(result: BenchResult, console: Console) -> None:
             f"ceiling of one worker, x{_ratio(domain_eps, faust_eps):.1f} stock Faust",
         )
     )
-    one, two = result.one_worker, result.two_workers
-    table.add_row(*_pipeline_row("(c) journeyhub pipeline, 1 worker", one, ""))
+    table.add_row(*_pipeline_row("(c) journeyhub pipeline, 1 worker", result.one_worker_runs, ""))
     table.add_row(
-        *_pipeline_row("(d) journeyhub pipeline, 2 workers", two, f"x{result.scale2:.2f}, ")
+        *_pipeline_row(
+            "(d) journeyhub pipeline, 2 workers", result.two_worker_runs, f"x{result.scale2:.2f}, "
+        )
     )
     bare = result.two_workers_no_standby
     table.add_row(
         *_pipeline_row(
-            "(d) same, no standby copies", bare, f"x{result.over_one_worker(bare):.2f}, "
+            "(d) same, no standby copies",
+            result.no_standby_runs,
+            f"x{result.over_one_worker(bare):.2f}, ",
         )
     )
     for latency in (result.latency, result.sustained_latency):

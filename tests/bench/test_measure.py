@@ -59,16 +59,45 @@ def test_every_percentile_takes_the_nearest_rank() -> None:
 def test_the_summary_line_carries_every_figure_and_ratio() -> None:
     result = BenchResult(
         events=1000,
-        raw=Throughput(1000, 0.1),
-        faust=Throughput(1000, 1.0),
-        one_worker=PipelineRun(1, Throughput(1000, 0.5), outputs=10),
-        two_workers=PipelineRun(2, Throughput(1000, 0.3125), outputs=10),
+        raw_runs=[Throughput(1000, 0.1)],
+        faust_runs=[Throughput(1000, 1.0)],
+        one_worker_runs=[PipelineRun(1, Throughput(1000, 0.5), outputs=10)],
+        two_worker_runs=[PipelineRun(2, Throughput(1000, 0.3125), outputs=10)],
         latency=LatencyRun(2000, 2000.0, probes=1, by_probe={"p1": 123.4}),
     )
 
     assert summary_line(result) == (
         "bench: pipeline_eps=2000 faust_baseline_eps=1000 raw_eps=10000 "
         "ratio_vs_faust=2.00 ratio_vs_raw=0.20 p99_ms=123 scale2=1.60"
+    )
+
+
+def test_repeated_runs_count_with_their_median_so_one_slow_spell_decides_nothing() -> None:
+    def worker_runs(workers: int, *seconds: float) -> list[PipelineRun]:
+        return [PipelineRun(workers, Throughput(1000, each), outputs=10) for each in seconds]
+
+    result = BenchResult(
+        events=1000,
+        raw_runs=[Throughput(1000, 0.1), Throughput(1000, 0.05), Throughput(1000, 0.125)],
+        faust_runs=[Throughput(1000, 1.0), Throughput(1000, 2.0)],
+        one_worker_runs=worker_runs(1, 0.5, 1.0, 0.4),  # 2,000, a slow 1,000, 2,500 events/s
+        two_worker_runs=worker_runs(2, 0.25, 0.3125, 0.2),  # 4,000, 3,200, 5,000 events/s
+    )
+    console = Console(record=True, width=250)
+
+    render_table(result, console)
+
+    assert summary_line(result) == (
+        "bench: pipeline_eps=2000 faust_baseline_eps=500 raw_eps=10000 "
+        "ratio_vs_faust=4.00 ratio_vs_raw=0.20 p99_ms=inf scale2=2.00"
+    )
+    rows = console.export_text().splitlines()
+    assert any(
+        "1 worker" in row and "median of 3 runs (2,000, 1,000, 2,500 events/s)" in row
+        for row in rows
+    )
+    assert any(
+        "stock Faust" in row and "median of 2 runs (1,000, 500 events/s)" in row for row in rows
     )
 
 
@@ -91,9 +120,9 @@ def test_the_sustained_load_is_half_a_workers_rate_in_steps_of_fifty() -> None:
 def test_the_table_compares_two_workers_without_standby_copies_with_one() -> None:
     result = BenchResult(
         events=1000,
-        one_worker=PipelineRun(1, Throughput(1000, 0.5), outputs=10),
-        two_workers=PipelineRun(2, Throughput(1000, 0.625), outputs=10),
-        two_workers_no_standby=PipelineRun(2, Throughput(1000, 0.4), outputs=10),
+        one_worker_runs=[PipelineRun(1, Throughput(1000, 0.5), outputs=10)],
+        two_worker_runs=[PipelineRun(2, Throughput(1000, 0.625), outputs=10)],
+        no_standby_runs=[PipelineRun(2, Throughput(1000, 0.4), outputs=10)],
     )
     console = Console(record=True, width=200)
 
