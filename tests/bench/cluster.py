@@ -57,11 +57,11 @@ class Cluster:
 def fresh_cluster(log_dir: Path) -> Iterator[Cluster]:
     """A Kafka for one scenario: ``KAFKA_BOOTSTRAP_SERVERS``, else a new embedded broker."""
     run_id = uuid.uuid4().hex[:8]
+    log_dir.mkdir(parents=True, exist_ok=True)
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         yield Cluster(configured, embedded=False, run_id=run_id)
         return
-    log_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddedBroker(port=free_port(), log_path=log_dir / f"broker-{run_id}.log") as broker:
         yield Cluster(broker.bootstrap_servers, embedded=True, run_id=run_id, broker_pid=broker.pid)
 
