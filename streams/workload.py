@@ -122,17 +122,29 @@ DEFAULT_POINTS = {"download": 10, "survey_answered": 20, "email_opened": 10, "we
 class WorkloadBuilder:
     """Builds the events of many journeys, recording the truth as it goes."""
 
-    def __init__(self, seed: int, points: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, seed: int, points: dict[str, int] | None = None, first_person: int = 0
+    ) -> None:
+        """Start a workload.
+
+        Args:
+            seed: Seed of the generator; the same seed gives the same workload.
+            points: Lead points per CMS event type, as the rules give them.
+            first_person: Number of the workload's first person. Ids of a workload that
+                starts at a later person carry that number, so workloads of disjoint people
+                share no person and no id, and can follow each other on one Kafka.
+        """
         self.rng = random.Random(seed)  # noqa: S311 - reproducible test data, not security
         self.points = points or DEFAULT_POINTS
         self.events: list[tuple[datetime, WorkloadEvent]] = []
         self.truth = GroundTruth()
         self._serial = 0
+        self._id_space = f"{first_person}-" if first_person else ""
 
     def next_id(self, prefix: str) -> str:
         """A unique, reproducible id."""
         self._serial += 1
-        return f"{prefix}-{self._serial:07d}"
+        return f"{prefix}-{self._id_space}{self._serial:07d}"
 
     def add(self, topic: str, key: str, value: dict[str, Any], at: datetime) -> None:
         """Record a valid event."""
@@ -410,12 +422,18 @@ def print_campaign_request() -> WorkloadEvent:
     return WorkloadEvent("campaign.requests", PRINT_CAMPAIGN_ID, request)
 
 
-def build_workload(customers: int, seed: int) -> tuple[list[WorkloadEvent], GroundTruth]:
-    """Generate the journeys of ``customers`` people, in event-time order, with the truth."""
-    builder = WorkloadBuilder(seed)
+def build_workload(
+    customers: int, seed: int, first_person: int = 0
+) -> tuple[list[WorkloadEvent], GroundTruth]:
+    """Generate the journeys of ``customers`` people, in event-time order, with the truth.
+
+    The people are numbered from ``first_person`` on (see `WorkloadBuilder`); the campaign
+    plans and their invoices are the same in every workload.
+    """
+    builder = WorkloadBuilder(seed, first_person=first_person)
     rng = builder.rng
     builder.budgets()
-    for index in range(customers):
+    for index in range(first_person, first_person + customers):
         at = BASE_TIME + timedelta(minutes=rng.randint(0, 60 * 24 * 20))
         session = f"sess-{seed}-{index:06d}"
         product = rng.choice(PRODUCTS)

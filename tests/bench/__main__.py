@@ -26,7 +26,7 @@ from tests.bench.faust_passthrough import run_faust_passthrough
 from tests.bench.hops import hops, probe_moments
 from tests.bench.latency import run_latency, sustainable_rate
 from tests.bench.pipeline import run_pipeline
-from tests.bench.preload import EncodedEvent, build_mix, topic_shares
+from tests.bench.preload import MixSupply, build_mix, topic_shares
 from tests.bench.processes import Profiler
 from tests.bench.raw_passthrough import run_raw_passthrough
 from tests.bench.report import BenchResult, render_table, summary_line
@@ -113,7 +113,8 @@ def run_passthrough_round(
 
 def run_pipeline_round(
     result: BenchResult,
-    mix: list[EncodedEvent],
+    mixes: MixSupply,
+    events: int,
     log_dir: Path,
     console: Console,
     round_index: int,
@@ -124,11 +125,13 @@ def run_pipeline_round(
     The rounds alternate the three so that a slow spell of the machine, which lasts a run or
     two, hits each of them alike; the table and the ratios take each one's median run. The
     first round also profiles the worker (if asked), sizes the state and runs the connector.
+    Each run preloads ``events`` events from ``mixes``.
     """
     first = round_index == 0
     label = f"round {round_index + 1}: "
     with console.status(f"{label}(c) pipeline with one worker"):
         with fresh_cluster(log_dir) as cluster:
+            mix = mixes.for_run(events, embedded=cluster.embedded)
             one = attempt(
                 result, "pipeline with one worker",
                 lambda: run_pipeline(
@@ -152,6 +155,7 @@ def run_pipeline_round(
     for what, runs, settings in arms:
         with console.status(f"{label}(d) {what}"):
             with fresh_cluster(log_dir) as cluster:
+                mix = mixes.for_run(events, embedded=cluster.embedded)
                 two = attempt(
                     result,
                     what,
@@ -177,8 +181,9 @@ def main() -> None:
     result = BenchResult(events=len(mix))
     if not settings.uses_embedded_broker:
         result.notes.append(
-            "on KAFKA_BOOTSTRAP_SERVERS the pipeline runs share the contract topics and the "
-            "journeyhub consumer group: use a Kafka that holds no other journeyhub data"
+            "on KAFKA_BOOTSTRAP_SERVERS the pipeline runs share the contract topics, tables and "
+            "the journeyhub consumer group, so each preloads new people: use a Kafka that "
+            "holds no other journeyhub data"
         )
 
     with console.status("(a) raw aiokafka and (b) Faust passthrough"):
@@ -197,14 +202,19 @@ def main() -> None:
         result.domain = attempt(
             result, "domain code alone", lambda: run_domain_ceiling(pipeline_mix, codec, rules)
         )
+    mixes = MixSupply(mix, args.seed, codec)
     for round_index in range(args.repeats):
-        run_pipeline_round(result, pipeline_mix, log_dir, console, round_index, profiler)
+        run_pipeline_round(
+            result, mixes, args.pipeline_events, log_dir, console, round_index, profiler
+        )
+    offered = round(args.rate * args.latency_seconds)
     with console.status(f"(c) latency at {args.rate:,} events/s"):
         with fresh_cluster(log_dir) as cluster:
             result.latency = attempt(
                 result, "latency",
                 lambda: run_latency(
-                    cluster, mix, codec, args.rate, args.latency_seconds, log_dir
+                    cluster, mixes.for_run(offered, embedded=cluster.embedded), codec,
+                    args.rate, args.latency_seconds, log_dir,
                 ),
             )  # fmt: skip
 
@@ -215,7 +225,8 @@ def main() -> None:
                 result.sustained_latency = run = attempt(
                     result, "latency at a sustained load",
                     lambda: run_latency(
-                        cluster, mix, codec, sustained, args.latency_seconds, log_dir
+                        cluster, mixes.for_run(offered, embedded=cluster.embedded), codec,
+                        sustained, args.latency_seconds, log_dir,
                     ),
                 )  # fmt: skip
                 if run is not None:

@@ -1,7 +1,9 @@
 """The benchmark's input: the realistic mix of source events, encoded once and reused.
 
-Every scenario reads the same bytes, so a difference between two figures is the consumer's
-doing and not the workload's; encoding happens before any clock starts.
+Every scenario on a fresh embedded broker reads the same bytes, so a difference between two
+figures is the consumer's doing and not the workload's; encoding happens before any clock
+starts. On a shared Kafka the pipeline's topics and tables outlive a run, so each run there
+gets a mix of new people (:class:`MixSupply`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from streams.workload import build_workload
 
 EVENTS_PER_CUSTOMER = 6.3
 """About how many events one generated customer journey has (measured on the mix)."""
+PEOPLE_PER_MIX = 100_000
+"""Room for the people of one mix on a shared Kafka: more than a mix of 100,000 events has."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class EncodedEvent:
     value: bytes
 
 
-def build_mix(events: int, seed: int, codec: Codec) -> list[EncodedEvent]:
+def build_mix(events: int, seed: int, codec: Codec, first_person: int = 0) -> list[EncodedEvent]:
     """Generate and encode ``events`` source records of the realistic workload.
 
     The mix has whatever the generator makes: shop and CMS events above all, RFID readings,
@@ -37,12 +41,13 @@ def build_mix(events: int, seed: int, codec: Codec) -> list[EncodedEvent]:
             generated large enough.
         seed: Seed of the generator; the same seed gives the same bytes.
         codec: The codec the worker reads with.
+        first_person: Number of the mix's first person (see `WorkloadBuilder`).
     """
     customers = max(1, round(events / EVENTS_PER_CUSTOMER * 1.05))
-    generated, _truth = build_workload(customers, seed)
+    generated, _truth = build_workload(customers, seed, first_person)
     while len(generated) < events:
         customers *= 2
-        generated, _truth = build_workload(customers, seed)
+        generated, _truth = build_workload(customers, seed, first_person)
     return [
         EncodedEvent(
             event.topic,
@@ -51,6 +56,31 @@ def build_mix(events: int, seed: int, codec: Codec) -> list[EncodedEvent]:
         )
         for event in generated[:events]
     ]
+
+
+class MixSupply:
+    """The mix each pipeline run preloads or offers.
+
+    A fresh embedded broker holds nothing from an earlier run, so every run there gets the
+    same mix. On a shared Kafka (``KAFKA_BOOTSTRAP_SERVERS``) the pipeline's contract topics,
+    consumer group and tables outlive a run: the same events again would be read as
+    redeliveries and skipped, and the same people found in the tables. Each run there gets
+    the same number of events of people no earlier run had.
+    """
+
+    def __init__(self, mix: list[EncodedEvent], seed: int, codec: Codec) -> None:
+        self.mix = mix
+        self._seed = seed
+        self._codec = codec
+        self._runs_on_shared_kafka = 0
+
+    def for_run(self, events: int, *, embedded: bool) -> list[EncodedEvent]:
+        """The first ``events`` events of the mix, or of a mix of new people on a shared Kafka."""
+        if embedded:
+            return self.mix[:events]
+        self._runs_on_shared_kafka += 1
+        first_person = self._runs_on_shared_kafka * PEOPLE_PER_MIX
+        return build_mix(events, self._seed, self._codec, first_person)
 
 
 def topic_shares(mix: list[EncodedEvent]) -> dict[str, int]:
