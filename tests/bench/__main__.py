@@ -53,7 +53,7 @@ def parse_args() -> argparse.Namespace:
         "--repeats",
         type=int,
         default=3,
-        help="rounds of the pipeline runs (one worker, two, two without copies), alternating",
+        help="rounds of the runs; each round runs every passthrough and pipeline arm once",
     )
     parser.add_argument("--rate", type=int, default=2_000, help="offered load for latency")
     parser.add_argument("--latency-seconds", type=float, default=15.0)

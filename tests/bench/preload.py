@@ -16,8 +16,6 @@ from streams.workload import build_workload
 
 EVENTS_PER_CUSTOMER = 6.3
 """About how many events one generated customer journey has (measured on the mix)."""
-PEOPLE_PER_MIX = 100_000
-"""Room for the people of one mix on a shared Kafka: more than a mix of 100,000 events has."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,24 @@ class MixSupply:
         self.mix = mix
         self._seed = seed
         self._codec = codec
-        self._runs_on_shared_kafka = 0
+        self._next_person = _most_people(len(mix))
 
     def for_run(self, events: int, *, embedded: bool) -> list[EncodedEvent]:
         """The first ``events`` events of the mix, or of a mix of new people on a shared Kafka."""
         if embedded:
             return self.mix[:events]
-        self._runs_on_shared_kafka += 1
-        first_person = self._runs_on_shared_kafka * PEOPLE_PER_MIX
+        first_person = self._next_person
+        self._next_person += _most_people(events)
         return build_mix(events, self._seed, self._codec, first_person)
+
+
+def _most_people(events: int) -> int:
+    """More people than a mix of ``events`` events can have.
+
+    Every person makes at least one event, and `build_mix` doubles the people only while the
+    events fall short, so it stops below twice the events.
+    """
+    return 2 * events
 
 
 def topic_shares(mix: list[EncodedEvent]) -> dict[str, int]:
