@@ -78,11 +78,8 @@ def test_consumers_of_the_embedded_broker_use_a_short_session() -> None:
 
 
 def test_consumer_overrides_replace_the_defaults() -> None:
-    config = consumer_config(
-        Settings.from_env({}),
-        "g",
-        **{"auto.offset.reset": "latest", "enable.partition.eof": True},
-    )
+    overrides: dict[str, str | bool] = {"auto.offset.reset": "latest", "enable.partition.eof": True}
+    config = consumer_config(Settings.from_env({}), "g", **overrides)
 
     assert config["auto.offset.reset"] == "latest"
     assert config["enable.partition.eof"] == "true"
