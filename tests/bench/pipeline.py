@@ -49,6 +49,11 @@ class PipelineRun:
     complete: bool = True
     cpu: CpuPerEvent | None = None
 
+    @property
+    def eps(self) -> float:
+        """Source events per second of the run."""
+        return self.throughput.eps
+
 
 def prepare_sources(cluster: Cluster, mix: Sequence[EncodedEvent]) -> None:
     """Create every contract topic and preload the mix onto the source topics."""

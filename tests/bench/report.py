@@ -104,12 +104,8 @@ def median_of(runs: Sequence[_Run]) -> _Run | None:
     This machine's speed swings by a third between runs minutes apart; one slow spell in a
     single run would otherwise decide a ratio such as two workers over one.
     """
-    ranked = sorted(runs, key=_eps)
+    ranked = sorted(runs, key=lambda run: run.eps)
     return ranked[(len(ranked) - 1) // 2] if ranked else None
-
-
-def _eps(run: Throughput | PipelineRun) -> float:
-    return run.eps if isinstance(run, Throughput) else run.throughput.eps
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -130,7 +126,7 @@ def _runs(runs: Sequence[Throughput | PipelineRun]) -> str:
     """``median of 3 runs (2,183, 1,472, 2,050 events/s); `` in run order; empty for one run."""
     if len(runs) < 2:
         return ""
-    rates = ", ".join(f"{_eps(run):,.0f}" for run in runs)
+    rates = ", ".join(f"{run.eps:,.0f}" for run in runs)
     return f"median of {len(runs)} runs ({rates} events/s); "
 
 
