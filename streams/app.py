@@ -13,6 +13,7 @@ import faust
 from schemas.catalog import CATALOG
 from schemas.codec import make_codec
 from streams import budget_agent, customer_api, identity_agent, profile_agent, tracking_agent
+from streams.batch_recovery import BatchRecoveryTableManager
 from streams.bursts import run_in_bursts
 from streams.context import Registrar, WorkerContext
 from streams.embedded_transport import use_embedded_transport
@@ -64,6 +65,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "autodiscover": False,
         "producer_partitioner": KeyPartitioner(),
         "Topic": LeanTopic,
+        "TableManager": BatchRecoveryTableManager,
     }
 
 
@@ -76,7 +78,8 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`)
     and to the producer without turns of the event loop (:mod:`streams.lean_topic`); offsets
     are committed only once the broker has every record sent before
-    (:mod:`streams.draining_producer`).
+    (:mod:`streams.draining_producer`). Tables recover, and standby copies keep up, a queued
+    batch of changelog records at a time (:mod:`streams.batch_recovery`).
     """
     register_store()
     app = faust.App(APP_ID, **_faust_options(settings))
