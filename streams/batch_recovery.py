@@ -20,10 +20,12 @@ import asyncio
 import itertools
 from time import monotonic
 
+import faust
 import structlog
+from faust.stores import rocksdb
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
-from faust.types import TP, EventT
+from faust.types import TP, ChannelT, CollectionT, EventT
 from faust.types.enums import ProcessingGuarantee
 from faust.utils.tracing import finish_span
 from mode import Service
@@ -157,6 +159,10 @@ class BatchRecoveryTableManager(TableManager):
 
     Give it to the app as its table manager (``faust.App(..., TableManager=...)``).
 
+    A table kept in RocksDB reads its changelog without decoding the records: Faust's RocksDB
+    store writes a record's key and value bytes as they came, while Faust's changelog channel
+    decodes both first (a JSON document per value) for nothing.
+
     With transactions (``processing_guarantee="exactly_once"``) it keeps Faust's recovery,
     whose idle checks also step over aborted transactions.
     """
@@ -169,3 +175,37 @@ class BatchRecoveryTableManager(TableManager):
             recovery_class = Recovery if exactly_once else BatchRecovery
             self._recovery = recovery_class(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery
+
+    async def _update_channels(self) -> None:
+        """Give each table kept in RocksDB its undecoded changelog channel, then go on as Faust.
+
+        Faust makes a channel only for a table that has none yet, so these stay.
+        """
+        for table in self.values():
+            if table not in self._channels:
+                channel = undecoded_changelog(table, self.changelog_queue)
+                if channel is not None:
+                    self.app.topics.add(channel)  # type: ignore[arg-type]  # a topic's clone
+                    self._channels[table] = channel
+        await super()._update_channels()
+
+
+def undecoded_changelog(
+    table: CollectionT, queue: ThrowableQueue[EventT]
+) -> ChannelT[bytes] | None:
+    """A channel of ``table``'s changelog into ``queue`` with the records' bytes as they came.
+
+    Only for a table kept in RocksDB, whose store writes those bytes (None for any other);
+    the table's own changelog topic, which its writes go through, keeps its serializers.
+    """
+    if not isinstance(table.data, rocksdb.Store):  # type: ignore[attr-defined]  # Faust's Table
+        return None
+    return table.changelog_topic.clone(
+        queue=queue,
+        is_iterator=True,
+        schema=faust.Schema(),  # its own: the serializers below would change a shared one
+        key_type=None,
+        value_type=None,
+        key_serializer="raw",
+        value_serializer="raw",
+    )

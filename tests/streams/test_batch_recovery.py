@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import faust
 import pytest
 from faust.types import TP, EventT, Message
 
-from streams.batch_recovery import BatchRecovery, BatchRecoveryTableManager, drain
+from streams.app import create_worker
+from streams.batch_recovery import (
+    BatchRecovery,
+    BatchRecoveryTableManager,
+    drain,
+    undecoded_changelog,
+)
+from streams.rocksdb_store import SCHEME, register_store
+from streams.settings import Settings
 
 
 @pytest.fixture
@@ -150,9 +160,32 @@ async def test_an_error_thrown_into_the_queue_ends_the_batch_and_keeps_its_recor
 
 
 async def test_the_worker_recovers_its_tables_with_batch_recovery() -> None:
-    from streams.app import create_worker
-    from streams.settings import Settings
-
     worker = create_worker(Settings.from_env({}))
 
     assert isinstance(manager_of(worker.app).recovery, BatchRecovery)
+
+
+async def test_a_table_kept_in_rocksdb_reads_its_changelog_undecoded(
+    app: faust.App, tmp_path: Path
+) -> None:
+    register_store()
+    on_disk_app = faust.App(
+        "batch-recovery-rocksdb-test",
+        store=f"{SCHEME}://",
+        datadir=str(tmp_path),
+        TableManager=BatchRecoveryTableManager,
+    )
+    on_disk = on_disk_app.Table("names", key_type=str, partitions=1)
+    in_memory = app.Table("names", key_type=str, partitions=1)
+    queue = manager_of(on_disk_app).changelog_queue
+    assert undecoded_changelog(in_memory, queue) is None, "a memory store keeps decoded values"
+    channel = undecoded_changelog(on_disk, queue)
+    assert channel is not None
+
+    tp = TP(on_disk.changelog_topic.get_topic_name(), 0)
+    key, value = json.dumps("erika").encode(), json.dumps({"visits": 2}).encode()
+    event = await channel.decode(Message(tp.topic, 0, 0, 0.0, 0, None, key, value, None, tp=tp))
+
+    assert (event.key, event.value) == (key, value)
+    assert channel.queue is queue
+    assert on_disk.changelog_topic.schema.value_serializer == "json", "its writes stay JSON"
