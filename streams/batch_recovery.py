@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 from time import monotonic
 
 import faust
@@ -86,6 +87,7 @@ class BatchRecovery(Recovery):
         """Buffer each new record for its table, flushing a buffer when it is full."""
         started = monotonic()
         actives = 0
+        unassigned: Counter[TP] = Counter()
         for event in batch:
             message = event.message
             tp = message.tp
@@ -95,7 +97,7 @@ class BatchRecovery(Recovery):
             elif tp in self.standby_tps:
                 offsets, received = self.standby_offsets, self._standby_events_received_at
             else:
-                log.warning("changelog_record_unassigned", topic=tp.topic, partition=tp.partition)
+                unassigned[tp] += 1
                 continue
             received[tp] = started
             seen = offsets.get(tp)
@@ -112,6 +114,13 @@ class BatchRecovery(Recovery):
                 self._last_flush_at = monotonic()
         if actives:
             self._note_processing_time(started, actives)
+        for tp, records in unassigned.items():
+            log.warning(
+                "changelog_records_unassigned",
+                topic=tp.topic,
+                partition=tp.partition,
+                records=records,
+            )
 
     def _buffer_size(self, tp: TP) -> int:
         """Records buffered for ``tp``'s table before they are applied, as Faust sizes it."""

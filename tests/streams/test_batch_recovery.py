@@ -10,6 +10,7 @@ from pathlib import Path
 import faust
 import pytest
 from faust.types import TP, EventT, Message
+from structlog.testing import capture_logs
 
 from streams.app import create_worker
 from streams.batch_recovery import (
@@ -123,16 +124,21 @@ async def test_a_record_of_a_partition_this_worker_does_not_keep_reaches_no_tabl
     recovery.active_tps.add(kept)
     recovery.tp_to_table.update({kept: names, revoked: names})
 
-    await recovery._apply(
-        [
-            changelog_record(app, kept, 0, "a", "kept"),
-            changelog_record(app, revoked, 0, "b", "gone"),
-        ]
-    )
+    with capture_logs() as logs:
+        await recovery._apply(
+            [
+                changelog_record(app, kept, 0, "a", "kept"),
+                changelog_record(app, revoked, 0, "b", "gone"),
+                changelog_record(app, revoked, 1, "c", "gone too"),
+            ]
+        )
     recovery.flush_buffers()
 
     assert dict(names.data.items()) == {"a": "kept"}
     assert revoked not in recovery.active_offsets and revoked not in recovery.standby_offsets
+    assert [(log["event"], log["partition"], log["records"]) for log in logs] == [
+        ("changelog_records_unassigned", 1, 2)
+    ], "one warning per partition and batch"
 
 
 async def test_a_batch_takes_what_waits_up_to_its_size(app: faust.App) -> None:
