@@ -134,15 +134,11 @@ class BatchRecovery(Recovery):
 
     def _note_processing_time(self, started: float, records: int) -> None:
         """Record the time per recovered record, from which Faust estimates the time left."""
-        now = monotonic()
-        last = self._last_active_event_processed_at
-        if last is not None:
-            per_record = (now - max(last, started)) / records
-            times = self._processing_times
-            times.extend(itertools.repeat(per_record, records))
-            while len(times) > self.num_samples_required_for_estimate:
-                times.popleft()
-        self._last_active_event_processed_at = now
+        per_record = (monotonic() - started) / records
+        times = self._processing_times
+        times.extend(itertools.repeat(per_record, records))
+        while len(times) > self.num_samples_required_for_estimate:
+            times.popleft()
 
     def _end_recovery_when_done(self) -> None:
         """Apply what is buffered and signal the end once no partition has records to recover."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import faust
@@ -24,8 +23,8 @@ from streams.settings import Settings
 
 
 @pytest.fixture
-def app() -> Iterator[faust.App]:
-    yield faust.App(
+def app() -> faust.App:
+    return faust.App(
         "batch-recovery-test", store="memory://", TableManager=BatchRecoveryTableManager
     )
 
