@@ -17,9 +17,11 @@ from urllib.parse import quote
 import pytest
 
 from schemas.codec import make_codec
+from streams.inspect import Inspector
 from streams.settings import STATE_STORES, Settings
 from streams.workload import GroundTruth, build_workload
 from tests.drills.drilltools import (
+    Component,
     produce_workload,
     read_topic,
     wait_until_healthy,
@@ -66,27 +68,53 @@ def lead_people(settings: Settings) -> set[str]:
     return {codec.decode("crm.leads", message.value() or b"")["email"] for message in leads}
 
 
-def lead_mismatches(settings: Settings, truth: GroundTruth) -> list[str]:
-    """Who is missing from ``crm.leads``, or there without reason; empty when it agrees."""
+def lead_mismatches(base: str, settings: Settings, truth: GroundTruth) -> list[str]:
+    """Who is missing from ``crm.leads``, or there without reason; empty when it agrees.
+
+    Each names the score and lead status of the person's profile against the truth's points,
+    which tells a lost lead (the profile says handed over) from a lost event (a lower score).
+    """
     handed, expected = lead_people(settings), truth.sales_leads()
-    return [f"{email}: no lead" for email in sorted(expected - handed)] + [
-        f"{email}: lead, truth none" for email in sorted(handed - expected)
+
+    def lead_mismatch(email: str, what: str) -> str:
+        status, body = http_get(f"{base}/customers?email={quote(email)}")
+        held = f"score {body['lead_score']}, {body['lead_status']}" if status == 200 else status
+        return f"{email}: {what} (profile {held}, truth {truth.cms_points_by_email[email]})"
+
+    return [lead_mismatch(email, "no lead") for email in sorted(expected - handed)] + [
+        lead_mismatch(email, "lead, truth none") for email in sorted(handed - expected)
     ]
 
 
-def settle_while_progressing(base: str, settings: Settings, truth: GroundTruth) -> None:
+def uncommitted(settings: Settings) -> list[str]:
+    """Partitions whose consumer group has records left to commit, to tell a stall from a loss."""
+    inspector = Inspector(settings)
+    try:
+        return [f"{p.group} {p.topic}[{p.partition}]: {p.lag}" for p in inspector.lag() if p.lag]
+    finally:
+        inspector.close()
+
+
+def settle_while_progressing(
+    base: str, settings: Settings, truth: GroundTruth, process: Component
+) -> None:
     """Wait until the worker and its leads agree with the truth, while they keep getting closer.
 
     A large workload takes minutes to work off; what fails the drill is standing still. The
     leads are waited for too: a person's CMS events may still be on their way when the orders
-    and budgets already agree.
+    and budgets already agree. A stall reports the worker's health, what its consumer group has
+    left to commit (a stall or a loss) and the end of its log.
     """
     fewest, progressed = math.inf, time.monotonic()
-    while found := mismatches(base, truth) + lead_mismatches(settings, truth):
+    while found := mismatches(base, truth) + lead_mismatches(base, settings, truth):
         if len(found) < fewest:
             fewest, progressed = len(found), time.monotonic()
         elif time.monotonic() - progressed > STALL:
-            pytest.fail(f"{len(found)} mismatches for {STALL:.0f} s, e.g. {found[:5]}")
+            pytest.fail(
+                f"{len(found)} mismatches for {STALL:.0f} s, e.g. {found[:5]}; "
+                f"worker health {http_get(f'{base}/healthz')}; "
+                f"uncommitted {uncommitted(settings)}; log:\n{process.log_tail()}"
+            )
         time.sleep(1.0)
 
 
@@ -118,7 +146,7 @@ def test_five_kills_during_processing_lose_and_double_nothing(
             process.start()
             wait_until_healthy(process, base)
         produce_workload(drill_settings, codec, slices[KILLS])
-        settle_while_progressing(base, drill_settings, truth)
+        settle_while_progressing(base, drill_settings, truth, process)
         elapsed = time.monotonic() - started
         handed = lead_people(drill_settings)
         assert process.running
