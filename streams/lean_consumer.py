@@ -13,12 +13,19 @@ A fetch landing between the two moved the position past records that the resume 
 from the stream buffers; the next record looked like a gap after the reset, and Faust commits
 gaps as done, so those records were never processed. Here a fetch that overlaps a seek is
 dropped and its partitions are sought back to the next record to deliver.
+
+And one that aiokafka leaves open: it seeks a partition without a committed offset nowhere, so
+the records fetched into the stream buffers that the resume cleared were never read again, and
+the next commit took them as done (a worker killed before its first commit lost them in the
+crash drill). Here such a partition is read again from where the app's reset policy starts a
+new member of the group (the worker's: the earliest offset); what is read twice is processed
+idempotently.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -41,19 +48,14 @@ STREAM_BUFFER = 32_768
 
 def refetch_offsets(
     batch: Sequence[tuple[TP, Message]], read_offsets: Mapping[TP, int | None]
-) -> dict[TP, int]:
-    """Where each partition of a dropped batch must be read again.
+) -> dict[TP, int | None]:
+    """Where each partition of a dropped batch must be read again; None: from the reset position.
 
     Right after a seek, Faust's read offset of a partition is the committed offset, the next
-    record to deliver. A partition without one (nothing committed yet) is read again from the
-    batch's first record of it, where the fetch found the position.
+    record to deliver. A partition without one (nothing committed yet) starts again where the
+    reset policy starts it: records before the batch's first may have been cleared unprocessed.
     """
-    targets: dict[TP, int] = {}
-    for tp, message in batch:
-        if tp not in targets:
-            read = read_offsets.get(tp)
-            targets[tp] = message.offset if read is None else read
-    return targets
+    return {tp: read_offsets.get(tp) for tp, _ in batch}
 
 
 class LeanConsumer(faust_aiokafka.Consumer):
@@ -62,7 +64,8 @@ class LeanConsumer(faust_aiokafka.Consumer):
     Everything else is Faust's: fetching, flow control, offsets, gaps, acks and commits. A
     rebalance that stops the flow cancels the rest of the batch, as it cancels the record
     in flight in stock Faust; the fetcher then drops what it had prefetched. A batch fetched
-    while Faust seeks to the committed offsets is dropped and read again (see the module).
+    while Faust seeks to the committed offsets is dropped and read again, and a partition
+    without a committed offset is read from the reset position (see the module).
     """
 
     def __post_init__(self) -> None:
@@ -71,6 +74,29 @@ class LeanConsumer(faust_aiokafka.Consumer):
         self._seeks_done = 0
         self._no_seek_running = asyncio.Event()
         self._no_seek_running.set()
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek each partition to its committed offset, one without any to the reset position.
+
+        aiokafka seeks a partition without a committed offset, or with 0, nowhere (see the
+        module). Changelog partitions are left to table recovery, which seeks them itself.
+        """
+        committed = await super().seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        streamed = {tp: offset for tp, offset in committed.items() if tp.topic not in changelogs}
+        for tp in [tp for tp, offset in streamed.items() if offset == 0]:
+            await self.seek(tp, 0)
+        await self._seek_to_reset_position(tp for tp, offset in streamed.items() if offset is None)
+        return committed
+
+    async def _seek_to_reset_position(self, partitions: Iterable[TP]) -> None:
+        """Seek partitions to where the app's reset policy starts a new member of the group."""
+        tps = list(partitions)
+        if tps:
+            earliest = self.app.conf.consumer_auto_offset_reset == "earliest"
+            offsets = await (self.earliest_offsets(*tps) if earliest else self.highwaters(*tps))
+            for tp, offset in offsets.items():
+                await self.seek(tp, offset)
 
     async def perform_seek(self) -> None:
         """Seek every partition to its committed offset, letting the drain loop know.
@@ -124,7 +150,10 @@ class LeanConsumer(faust_aiokafka.Consumer):
         log.info("fetch_overlapped_seek", records=len(batch), partitions=len(targets))
         for tp, offset in targets.items():
             try:
-                await self.seek(tp, offset)
+                if offset is None:
+                    await self._seek_to_reset_position([tp])
+                else:
+                    await self.seek(tp, offset)
             except IllegalStateError:  # revoked meanwhile: its next owner reads it again
                 log.info("refetch_of_revoked_partition", topic=tp.topic, partition=tp.partition)
 

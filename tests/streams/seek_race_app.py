@@ -6,8 +6,11 @@ window from microseconds to :data:`SEEK_DELAY`, so a test meets the race on ever
 now and then as the crash drill did. The agent works slowly, so fetched records are still
 buffered when the resume clears the stream buffers. Its table makes a restarted worker
 recover, which starts fetching before streams resume. Run as ``python -m
-tests.streams.seek_race_app BOOTSTRAP SOURCE SINK GROUP kafka|embedded``; it forwards each
-record's offset, as text, to the sink.
+tests.streams.seek_race_app BOOTSTRAP SOURCE SINK GROUP kafka|embedded [COMMIT_SECONDS
+[RESUME_AFTER]]``; it forwards each record's offset, as text, to the sink, and commits every
+``COMMIT_SECONDS`` (Faust's 2.8 s when not given). With ``RESUME_AFTER``, once it forwarded
+the record at that offset it ends a rebalance as Faust does: it seeks to the committed offsets
+and resumes the flow, which clears the records fetched but not yet processed.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ SEEK_DELAY = 1.0
 """Seconds between the seek in the consumer's thread and Faust's reset of its read offsets."""
 WORK_PER_RECORD = 0.005
 """Seconds the agent spends on each record."""
+COMMIT_SECONDS = 2.8
+"""Faust's commit interval."""
 
 
 class SlowSeekConsumer(LeanConsumer):
@@ -64,7 +69,15 @@ TRANSPORTS = {"kafka": SlowSeekTransport, "embedded": SlowSeekEmbeddedTransport}
 """The consume paths of the worker: on Apache Kafka and on the embedded broker."""
 
 
-def seek_race_app(bootstrap: str, source: str, sink: str, group: str, path: str) -> faust.App:
+def seek_race_app(
+    bootstrap: str,
+    source: str,
+    sink: str,
+    group: str,
+    path: str,
+    commit_seconds: float,
+    resume_after: int | None,
+) -> faust.App:
     """A worker forwarding the offset of every record of ``source`` to ``sink``, slowly.
 
     ``path`` names the consume path, a key of :data:`TRANSPORTS`.
@@ -74,6 +87,7 @@ def seek_race_app(bootstrap: str, source: str, sink: str, group: str, path: str)
         broker=f"kafka://{bootstrap}",
         broker_session_timeout=EMBEDDED_SESSION_TIMEOUT,
         broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
+        broker_commit_interval=commit_seconds,
         web_enabled=False,
     )
     if path == "embedded":  # as the worker does
@@ -86,10 +100,15 @@ def seek_race_app(bootstrap: str, source: str, sink: str, group: str, path: str)
 
     @app.agent(source_topic, name="forward")
     async def forward(stream: faust.StreamT[bytes]) -> None:
+        resumed = False
         async for event in stream.events():
             await asyncio.sleep(WORK_PER_RECORD)
             await sink_topic.send(value=str(event.message.offset).encode())
             forwarded["records"] += 1
+            if event.message.offset == resume_after and not resumed:
+                resumed = True
+                await app.consumer.perform_seek()
+                app.flow_control.resume()
 
     return app
 
@@ -97,7 +116,9 @@ def seek_race_app(bootstrap: str, source: str, sink: str, group: str, path: str)
 def main() -> None:
     """Run the worker in the foreground until SIGTERM."""
     bootstrap, source, sink, group, path = sys.argv[1:6]
-    app = seek_race_app(bootstrap, source, sink, group, path)
+    commit_seconds = float(sys.argv[6]) if len(sys.argv) > 6 else COMMIT_SECONDS
+    resume_after = int(sys.argv[7]) if len(sys.argv) > 7 else None
+    app = seek_race_app(bootstrap, source, sink, group, path, commit_seconds, resume_after)
     faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
 
 
