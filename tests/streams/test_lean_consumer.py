@@ -23,6 +23,20 @@ QUIET = 15.0
 """Seconds without a new forwarded record after which the worker is taken to be done."""
 
 
+@pytest.fixture(params=["embedded", "kafka"])
+def path(request: pytest.FixtureRequest) -> str:
+    """The consume path under test: the embedded broker's transport, or Kafka's."""
+    return str(request.param)
+
+
+@pytest.fixture
+def topics(settings: Settings, unique_topic_prefix: str) -> tuple[str, str]:
+    """A source and a sink topic of this test's own, one partition each."""
+    source, sink = f"{unique_topic_prefix}source", f"{unique_topic_prefix}sink"
+    ensure_topics(settings, [Topic(source, partitions=1), Topic(sink, partitions=1)])
+    return source, sink
+
+
 def message(tp: TP, offset: int) -> Message:
     """A consumed record of ``tp`` at ``offset``, with nothing in it."""
     return Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"", None, tp=tp)
@@ -41,60 +55,54 @@ def test_a_dropped_batch_is_read_again_from_the_next_record_to_deliver() -> None
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ["embedded", "kafka"])
 def test_records_fetched_during_a_slow_seek_are_all_processed(
-    settings: Settings, test_env: dict[str, str], unique_topic_prefix: str, path: str
+    settings: Settings, test_env: dict[str, str], topics: tuple[str, str], path: str
 ) -> None:
-    source, sink = f"{unique_topic_prefix}source", f"{unique_topic_prefix}sink"
-    ensure_topics(settings, [Topic(source, partitions=1), Topic(sink, partitions=1)])
-    argv = [settings.bootstrap_servers, source, sink, f"{unique_topic_prefix}seek-race", path]
+    source, sink = topics
+    argv = [settings.bootstrap_servers, source, sink, f"{source}-seek-race", path]
     app = Component.module(test_env, "seek-race", "tests.streams.seek_race_app", *argv)
     produce_raw(settings, source, records(0, FIRST_RUN))
-    app.start()  # leaves a changelog, so the next start recovers
-    try:
-        first = forwarded_offsets(settings, sink, FIRST_RUN)
-    finally:
-        app.stop()
+    first = forwarded_by(app, settings, sink, FIRST_RUN)  # leaves a changelog to recover
     assert len(first) == FIRST_RUN, app.log_tail()
     produce_raw(settings, source, records(FIRST_RUN, RECORDS))
 
-    app.start()
-    try:
-        forwarded = forwarded_offsets(settings, sink, RECORDS)
-    finally:
-        app.stop()
-
-    missing = sorted(set(range(RECORDS)) - forwarded)
-    assert not missing, f"{len(missing)} records never processed, e.g. {missing[:10]}"
+    assert_none_missing(forwarded_by(app, settings, sink, RECORDS))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ["embedded", "kafka"])
 def test_records_cleared_from_the_buffers_before_the_first_commit_are_read_again(
-    settings: Settings, test_env: dict[str, str], unique_topic_prefix: str, path: str
+    settings: Settings, test_env: dict[str, str], topics: tuple[str, str], path: str
 ) -> None:
-    source, sink = f"{unique_topic_prefix}source", f"{unique_topic_prefix}sink"
-    ensure_topics(settings, [Topic(source, partitions=1), Topic(sink, partitions=1)])
+    source, sink = topics
     produce_raw(settings, source, records(0, RECORDS))
-    group = f"{unique_topic_prefix}uncommitted"
+    group = f"{source}-uncommitted"
     # Nothing is committed when, after the record at RESUME_AFTER, the worker seeks to the
     # committed offsets and resumes the flow as at the end of a rebalance, clearing what it
     # had fetched: that must be read again, from the start.
     argv = [settings.bootstrap_servers, source, sink, group, path, "3600", str(RESUME_AFTER)]
     app = Component.module(test_env, "uncommitted", "tests.streams.seek_race_app", *argv)
-    app.start()
-    try:
-        forwarded = forwarded_offsets(settings, sink, RECORDS)
-    finally:
-        app.stop()
 
-    missing = sorted(set(range(RECORDS)) - forwarded)
-    assert not missing, f"{len(missing)} records never processed, e.g. {missing[:10]}"
+    assert_none_missing(forwarded_by(app, settings, sink, RECORDS))
 
 
 def records(start: int, end: int) -> Iterator[tuple[bytes, bytes]]:
     """Keys and values of the records ``start`` to ``end`` (excluded): no key, the index."""
     return ((b"", str(index).encode()) for index in range(start, end))
+
+
+def forwarded_by(app: Component, settings: Settings, sink: str, expected: int) -> set[int]:
+    """Run the forwarding worker until ``expected`` offsets reached ``sink`` or none come."""
+    app.start()
+    try:
+        return forwarded_offsets(settings, sink, expected)
+    finally:
+        app.stop()
+
+
+def assert_none_missing(forwarded: set[int]) -> None:
+    """Fail unless the offsets of all :data:`RECORDS` source records were forwarded."""
+    missing = sorted(set(range(RECORDS)) - forwarded)
+    assert not missing, f"{len(missing)} records never processed, e.g. {missing[:10]}"
 
 
 def forwarded_offsets(settings: Settings, sink: str, expected: int) -> set[int]:
