@@ -84,8 +84,9 @@ class LeanConsumer(faust_aiokafka.Consumer):
         committed = await super().seek_to_committed()
         changelogs = self.app.tables.changelog_topics
         streamed = {tp: offset for tp, offset in committed.items() if tp.topic not in changelogs}
-        for tp in [tp for tp, offset in streamed.items() if offset == 0]:
-            await self.seek(tp, 0)
+        for tp, offset in streamed.items():
+            if offset == 0:
+                await self.seek(tp, 0)
         await self._seek_to_reset_position(tp for tp, offset in streamed.items() if offset is None)
         return committed
 
