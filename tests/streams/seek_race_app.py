@@ -30,7 +30,7 @@ from streams.lean_consumer import (
     LeanTransport,
     use_lean_consume_path,
 )
-from streams.settings import EMBEDDED_SESSION_TIMEOUT
+from streams.settings import EMBEDDED_SESSION_TIMEOUT, Settings
 
 SEEK_DELAY = 1.0
 """Seconds between the seek in the consumer's thread and Faust's reset of its read offsets."""
@@ -89,6 +89,7 @@ def seek_race_app(
         broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
         broker_commit_interval=commit_seconds,
         web_enabled=False,
+        datadir=str(Settings.from_env().data_dir / group),  # not the working directory
     )
     if path == "embedded":  # as the worker does
         use_embedded_transport(app)
