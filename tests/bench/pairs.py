@@ -19,14 +19,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ONE_RUN = """
-import pathlib, sys, tempfile
+import pathlib, sys
 from schemas.codec import make_codec
 from tests.bench.cluster import fresh_cluster
 from tests.bench.pipeline import run_pipeline
 from tests.bench.preload import build_mix
 events, workers, seed = (int(arg) for arg in sys.argv[1:4])
 mix = build_mix(events, seed, make_codec(None))
-log_dir = pathlib.Path(tempfile.mkdtemp(prefix="bench-pairs-"))
+log_dir = pathlib.Path("logs")  # in the exported tree, removed with it
 with fresh_cluster(log_dir) as cluster:
     run = run_pipeline(cluster, mix, workers, log_dir, 600)
 print(run.throughput.eps if run.complete else "incomplete")
