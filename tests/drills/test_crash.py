@@ -68,22 +68,22 @@ def lead_people(settings: Settings) -> set[str]:
     return {codec.decode("crm.leads", message.value() or b"")["email"] for message in leads}
 
 
-def lead_mismatches(base: str, settings: Settings, truth: GroundTruth) -> list[str]:
-    """Who is missing from ``crm.leads``, or there without reason; empty when it agrees.
-
-    Each names the score and lead status of the person's profile against the truth's points,
-    which tells a lost lead (the profile says handed over) from a lost event (a lower score).
-    """
+def lead_mismatches(settings: Settings, truth: GroundTruth) -> list[tuple[str, str]]:
+    """Who is missing from ``crm.leads``, or there without reason: (e-mail, what is wrong)."""
     handed, expected = lead_people(settings), truth.sales_leads()
-
-    def lead_mismatch(email: str, what: str) -> str:
-        status, body = http_get(f"{base}/customers?email={quote(email)}")
-        held = f"score {body['lead_score']}, {body['lead_status']}" if status == 200 else status
-        return f"{email}: {what} (profile {held}, truth {truth.cms_points_by_email[email]})"
-
-    return [lead_mismatch(email, "no lead") for email in sorted(expected - handed)] + [
-        lead_mismatch(email, "lead, truth none") for email in sorted(handed - expected)
+    return [(email, "no lead") for email in sorted(expected - handed)] + [
+        (email, "lead, truth none") for email in sorted(handed - expected)
     ]
+
+
+def lead_profile(base: str, truth: GroundTruth, email: str) -> str:
+    """The score and lead status of a person's profile against the truth's points.
+
+    Tells a lost lead (the profile says handed over) from a lost event (a lower score).
+    """
+    status, body = http_get(f"{base}/customers?email={quote(email)}")
+    held = f"score {body['lead_score']}, {body['lead_status']}" if status == 200 else status
+    return f"{email}: profile {held}, truth {truth.cms_points_by_email[email]}"
 
 
 def uncommitted(settings: Settings) -> list[str]:
@@ -103,16 +103,22 @@ def settle_while_progressing(
     A large workload takes minutes to work off; what fails the drill is standing still. The
     leads are waited for too: a person's CMS events may still be on their way when the orders
     and budgets already agree. A stall reports the worker's health, what its consumer group has
-    left to commit (a stall or a loss) and the end of its log.
+    left to commit (a stall or a loss), the profiles of people whose lead is wrong and the end
+    of its log; only then are those profiles looked up.
     """
     fewest, progressed = math.inf, time.monotonic()
-    while found := mismatches(base, truth) + lead_mismatches(base, settings, truth):
+    while True:
+        leads = lead_mismatches(settings, truth)
+        found = mismatches(base, truth) + [f"{email}: {what}" for email, what in leads]
+        if not found:
+            return
         if len(found) < fewest:
             fewest, progressed = len(found), time.monotonic()
         elif time.monotonic() - progressed > STALL:
+            profiles = [lead_profile(base, truth, email) for email, _ in leads[:5]]
             pytest.fail(
                 f"{len(found)} mismatches for {STALL:.0f} s, e.g. {found[:5]}; "
-                f"worker health {http_get(f'{base}/healthz')}; "
+                f"leads' profiles {profiles}; worker health {http_get(f'{base}/healthz')}; "
                 f"uncommitted {uncommitted(settings)}; log:\n{process.log_tail()}"
             )
         time.sleep(1.0)
