@@ -17,9 +17,9 @@ dropped and its partitions are sought back to the next record to deliver.
 And one that aiokafka leaves open: it seeks a partition without a committed offset nowhere, so
 the records fetched into the stream buffers that the resume cleared were never read again, and
 the next commit took them as done (a worker killed before its first commit lost them in the
-crash drill). Here such a partition is read again from where the app's reset policy starts a
-new member of the group (the worker's: the earliest offset); what is read twice is processed
-idempotently.
+crash drill). Here such a partition is read again from where the app's reset policy started
+it when this consumer first had it (the worker's policy: the earliest offset); what is read
+twice is processed idempotently.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class LeanConsumer(faust_aiokafka.Consumer):
         self._seeks_done = 0
         self._no_seek_running = asyncio.Event()
         self._no_seek_running.set()
+        self._start_positions: dict[TP, int] = {}
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Seek each partition to its committed offset, one without any to the reset position.
@@ -91,13 +92,24 @@ class LeanConsumer(faust_aiokafka.Consumer):
         return committed
 
     async def _seek_to_reset_position(self, partitions: Iterable[TP]) -> None:
-        """Seek partitions to where the app's reset policy starts a new member of the group."""
+        """Seek partitions to where the app's reset policy started them (`_reset_positions`)."""
+        for tp, offset in (await self._reset_positions(partitions)).items():
+            await self.seek(tp, offset)
+
+    async def _reset_positions(self, partitions: Iterable[TP]) -> dict[TP, int]:
+        """Where the app's reset policy started each partition when this consumer first had it.
+
+        Asked of the broker once per partition, in one request for all that are new, and
+        remembered: with the ``latest`` policy, asking again later would give the end as it is
+        then, past the records that came meanwhile and were cleared from the stream buffers.
+        """
         tps = list(partitions)
-        if tps:
+        new = [tp for tp in tps if tp not in self._start_positions]
+        if new:
             earliest = self.app.conf.consumer_auto_offset_reset == "earliest"
-            offsets = await (self.earliest_offsets(*tps) if earliest else self.highwaters(*tps))
-            for tp, offset in offsets.items():
-                await self.seek(tp, offset)
+            offsets = await (self.earliest_offsets(*new) if earliest else self.highwaters(*new))
+            self._start_positions.update(offsets)
+        return {tp: self._start_positions[tp] for tp in tps}
 
     async def perform_seek(self) -> None:
         """Seek every partition to its committed offset, letting the drain loop know.
@@ -149,12 +161,11 @@ class LeanConsumer(faust_aiokafka.Consumer):
         await self._no_seek_running.wait()
         targets = refetch_offsets(batch, self._read_offset)
         log.info("fetch_overlapped_seek", records=len(batch), partitions=len(targets))
-        for tp, offset in targets.items():
+        positions = {tp: offset for tp, offset in targets.items() if offset is not None}
+        positions.update(await self._reset_positions(tp for tp in targets if targets[tp] is None))
+        for tp, offset in positions.items():
             try:
-                if offset is None:
-                    await self._seek_to_reset_position([tp])
-                else:
-                    await self.seek(tp, offset)
+                await self.seek(tp, offset)
             except IllegalStateError:  # revoked meanwhile: its next owner reads it again
                 log.info("refetch_of_revoked_partition", topic=tp.topic, partition=tp.partition)
 

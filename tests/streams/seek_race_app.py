@@ -7,10 +7,12 @@ now and then as the crash drill did. The agent works slowly, so fetched records 
 buffered when the resume clears the stream buffers. Its table makes a restarted worker
 recover, which starts fetching before streams resume. Run as ``python -m
 tests.streams.seek_race_app BOOTSTRAP SOURCE SINK GROUP kafka|embedded [COMMIT_SECONDS
-[RESUME_AFTER]]``; it forwards each record's offset, as text, to the sink, and commits every
-``COMMIT_SECONDS`` (Faust's 2.8 s when not given). With ``RESUME_AFTER``, once it forwarded
-the record at that offset it ends a rebalance as Faust does: it seeks to the committed offsets
-and resumes the flow, which clears the records fetched but not yet processed.
+[RESUME_AFTER [earliest|latest]]]``; it forwards each record's offset, as text, to the sink,
+and commits every ``COMMIT_SECONDS`` (Faust's 2.8 s when not given). With ``RESUME_AFTER``,
+once it forwarded the record at that offset it ends a rebalance as Faust does: it seeks to the
+committed offsets and resumes the flow, which clears the records fetched but not yet
+processed. The last argument is the reset policy of partitions without a committed offset
+(Faust's ``earliest`` when not given).
 """
 
 from __future__ import annotations
@@ -77,10 +79,11 @@ def seek_race_app(
     path: str,
     commit_seconds: float,
     resume_after: int | None,
+    reset: str,
 ) -> faust.App:
     """A worker forwarding the offset of every record of ``source`` to ``sink``, slowly.
 
-    ``path`` names the consume path, a key of :data:`TRANSPORTS`.
+    ``path`` names the consume path, a key of :data:`TRANSPORTS`; ``reset`` the reset policy.
     """
     app = faust.App(
         group,
@@ -88,6 +91,7 @@ def seek_race_app(
         broker_session_timeout=EMBEDDED_SESSION_TIMEOUT,
         broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
         broker_commit_interval=commit_seconds,
+        consumer_auto_offset_reset=reset,
         web_enabled=False,
         datadir=str(Settings.from_env().data_dir / group),  # not the working directory
     )
@@ -119,7 +123,8 @@ def main() -> None:
     bootstrap, source, sink, group, path = sys.argv[1:6]
     commit_seconds = float(sys.argv[6]) if len(sys.argv) > 6 else COMMIT_SECONDS
     resume_after = int(sys.argv[7]) if len(sys.argv) > 7 else None
-    app = seek_race_app(bootstrap, source, sink, group, path, commit_seconds, resume_after)
+    reset = sys.argv[8] if len(sys.argv) > 8 else "earliest"
+    app = seek_race_app(bootstrap, source, sink, group, path, commit_seconds, resume_after, reset)
     faust.Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
 
 

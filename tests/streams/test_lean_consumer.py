@@ -19,6 +19,10 @@ FIRST_RUN = 200
 RECORDS = 1000
 RESUME_AFTER = 50
 """Offset after which the worker ends a rebalance by hand, with records still buffered."""
+BEFORE_START = 100
+"""Records on the source before a worker with the ``latest`` reset policy starts."""
+JOIN_TIMEOUT = 60.0
+"""Seconds a worker may take to join its group and read its first record."""
 QUIET = 15.0
 """Seconds without a new forwarded record after which the worker is taken to be done."""
 
@@ -83,6 +87,53 @@ def test_records_cleared_from_the_buffers_before_the_first_commit_are_read_again
     app = Component.module(test_env, "uncommitted", "tests.streams.seek_race_app", *argv)
 
     assert_none_missing(forwarded_by(app, settings, sink, RECORDS))
+
+
+@pytest.mark.slow
+def test_with_the_latest_reset_policy_records_cleared_from_the_buffers_are_read_again(
+    settings: Settings, test_env: dict[str, str], topics: tuple[str, str]
+) -> None:
+    source, sink = topics
+    produce_raw(settings, source, records(0, BEFORE_START))
+    group = f"{source}-latest"
+    # Nothing is committed when the worker resumes as at the end of a rebalance; the records
+    # it had fetched since it started must be read again from where it started, not skipped
+    # to the end as it is by then.
+    resume_after = str(BEFORE_START + RESUME_AFTER)
+    argv = [settings.bootstrap_servers, source, sink, group, "embedded", "3600", resume_after]
+    app = Component.module(test_env, "latest", "tests.streams.seek_race_app", *argv, "latest")
+    app.start()
+    try:
+        started_at = first_record_read(app, settings, source, sink, next_offset=BEFORE_START)
+        produce_raw(settings, source, records(started_at + 1, RECORDS))
+        forwarded = forwarded_offsets(settings, sink, RECORDS - started_at)
+    finally:
+        app.stop()
+
+    assert started_at >= BEFORE_START, "records from before the start were read"
+    missing = sorted(set(range(started_at, RECORDS)) - forwarded)
+    assert not missing, f"{len(missing)} records never processed, e.g. {missing[:10]}"
+    assert min(forwarded) == started_at, "the resume read records from before the start"
+
+
+def first_record_read(
+    app: Component, settings: Settings, source: str, sink: str, next_offset: int
+) -> int:
+    """Send a record a second until the worker forwards one; return that record's offset.
+
+    A worker with the ``latest`` policy reads only what comes after it joined its group, which
+    takes it a few seconds.
+    """
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while time.monotonic() < deadline:
+        assert app.running, app.log_tail()
+        produce_raw(settings, source, records(next_offset, next_offset + 1))
+        next_offset += 1
+        time.sleep(1.0)
+        forwarded = [int(m.value() or b"-1") for m in read_topic(settings, sink)]
+        if forwarded:
+            return min(forwarded)
+    raise AssertionError(f"the worker read nothing in {JOIN_TIMEOUT} s:\n{app.log_tail()}")
 
 
 def records(start: int, end: int) -> Iterator[tuple[bytes, bytes]]:
