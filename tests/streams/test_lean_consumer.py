@@ -104,8 +104,8 @@ def test_with_the_latest_reset_policy_records_cleared_from_the_buffers_are_read_
     app = Component.module(test_env, "latest", "tests.streams.seek_race_app", *argv, "latest")
     app.start()
     try:
-        started_at = first_record_read(app, settings, source, sink, next_offset=BEFORE_START)
-        produce_raw(settings, source, records(started_at + 1, RECORDS))
+        started_at, sent = first_record_read(app, settings, source, sink, sent=BEFORE_START)
+        produce_raw(settings, source, records(sent, RECORDS))
         forwarded = forwarded_offsets(settings, sink, RECORDS - started_at)
     finally:
         app.stop()
@@ -117,22 +117,28 @@ def test_with_the_latest_reset_policy_records_cleared_from_the_buffers_are_read_
 
 
 def first_record_read(
-    app: Component, settings: Settings, source: str, sink: str, next_offset: int
-) -> int:
-    """Send a record a second until the worker forwards one; return that record's offset.
+    app: Component, settings: Settings, source: str, sink: str, sent: int
+) -> tuple[int, int]:
+    """Send a record a second until the worker forwards one.
 
     A worker with the ``latest`` policy reads only what comes after it joined its group, which
     takes it a few seconds.
+
+    Args:
+        sent: Records on the source so far.
+
+    Returns:
+        The offset of the first record the worker read, and the records on the source now.
     """
     deadline = time.monotonic() + JOIN_TIMEOUT
     while time.monotonic() < deadline:
         assert app.running, app.log_tail()
-        produce_raw(settings, source, records(next_offset, next_offset + 1))
-        next_offset += 1
+        produce_raw(settings, source, records(sent, sent + 1))
+        sent += 1
         time.sleep(1.0)
         forwarded = [int(m.value() or b"-1") for m in read_topic(settings, sink)]
         if forwarded:
-            return min(forwarded)
+            return min(forwarded), sent
     raise AssertionError(f"the worker read nothing in {JOIN_TIMEOUT} s:\n{app.log_tail()}")
 
 
