@@ -6,7 +6,6 @@ integrations work unchanged; each alert id is sent once per channel.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -29,7 +28,7 @@ from connectors.http_client import HttpCall, HttpTarget
 from connectors.mail import Outgoing, SentStore, SmtpConfig, SmtpTarget, send_all
 from connectors.mail_message import MailAddressError, compose
 from connectors.metrics import ConnectorMetrics
-from connectors.runtime import SinkRunner, process_options, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_sink_process
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
 from streams.settings import Settings, revealed
@@ -283,4 +282,4 @@ def run_alerts_connector(settings: Settings, *, metrics_port: int | None = None)
         metrics=metrics,
     )
     options = process_options(settings, metrics_port)
-    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options, metrics=metrics)))
+    run_sink_process(SinkRunner(sink, settings, options, metrics=metrics))

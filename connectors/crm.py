@@ -24,7 +24,7 @@ from connectors.errors import (
     RetriableDeliveryError,
 )
 from connectors.http_client import HttpCall, HttpTarget
-from connectors.runtime import SinkRunner, process_options, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_sink_process
 from connectors.sandbox_crm import DEFAULT_PORT
 from connectors.sink import Sink, SinkRecord
 from schemas.errors import SchemaError
@@ -276,4 +276,4 @@ def run_crm_connector(
         fingerprints_path=settings.data_dir / FINGERPRINTS_NAME,
     )
     options = process_options(settings, metrics_port)
-    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))
+    run_sink_process(SinkRunner(sink, settings, options))

@@ -6,7 +6,6 @@ A sent-store of accepted job ids stops redelivered jobs; a resend after a crash 
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -28,7 +27,7 @@ from connectors.errors import (
     RetriableDeliveryError,
 )
 from connectors.mail_message import MailAddressError, MailJob, job_message
-from connectors.runtime import SinkRunner, process_options, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_sink_process
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
 from streams.settings import Settings
@@ -324,4 +323,4 @@ def run_mail_connector(settings: Settings, *, metrics_port: int | None = None) -
     """
     sink = MailSink(SmtpTarget(SmtpConfig.from_settings(settings)), settings.data_dir)
     options = process_options(settings, metrics_port)
-    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options)))
+    run_sink_process(SinkRunner(sink, settings, options))

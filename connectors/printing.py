@@ -51,7 +51,7 @@ from connectors.ipp_printer import IppPrinter
 from connectors.letter_pdf import Letter, postal_lines, render_letter
 from connectors.metrics import ConnectorMetrics
 from connectors.retry import RetryPolicy
-from connectors.runtime import SinkRunner, process_options, run_until_signalled
+from connectors.runtime import SinkRunner, process_options, run_sink_process
 from connectors.sink import Sink, SinkRecord
 from connectors.templates import TemplateRenderError, Templates
 from schemas.catalog import get_topic
@@ -415,4 +415,4 @@ def run_print_connector(settings: Settings, *, metrics_port: int | None = None) 
         settings.default_responsible,
     )
     options = process_options(settings, metrics_port, retry=DEVICE_RETRY)
-    asyncio.run(run_until_signalled(SinkRunner(sink, settings, options, metrics=metrics)))
+    run_sink_process(SinkRunner(sink, settings, options, metrics=metrics))

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, Final, TypeVar
 
 import structlog
+import uvloop
 from confluent_kafka import (
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
@@ -402,6 +403,15 @@ class SinkRunner:
             )
             return
         self._committed[(batch.topic, batch.partition)] = batch.next_offset
+
+
+def run_sink_process(runner: SinkRunner) -> None:
+    """Run a sink runner as the work of its process, on uvloop's event loop, until signalled.
+
+    A sink waits on its consumer, its target's sockets and timers for every batch; uvloop runs
+    that waiting in C (as the stream worker does, see `streams.worker`).
+    """
+    uvloop.run(run_until_signalled(runner))
 
 
 async def run_until_signalled(runner: SinkRunner) -> None:
