@@ -53,6 +53,14 @@ class CpuPerEvent:
         """How many cores the workers and the broker kept busy at ``eps`` events a second."""
         return (self.workers + (self.broker or 0.0)) * eps / 1_000_000
 
+    def most_eps(self, cores: int) -> float:
+        """The most events a second ``cores`` cores allow while an event costs this much.
+
+        An upper bound: the benchmark's own reader and the system need CPU too. Two workers
+        whose events cost more than one worker's cannot outrun it by more than this allows.
+        """
+        return cores * 1_000_000 / (self.workers + (self.broker or 0.0))
+
 
 def cpu_per_event(
     start: Mapping[str, float], end: Mapping[str, float], events: int

@@ -130,17 +130,28 @@ def _runs(runs: Sequence[Throughput | PipelineRun]) -> str:
     return f"median of {len(runs)} runs ({rates} events/s); "
 
 
-def _pipeline_row(name: str, runs: Sequence[PipelineRun], prefix: str) -> list[str]:
+def _pipeline_row(
+    name: str, runs: Sequence[PipelineRun], prefix: str, one_worker_eps: float = 0.0
+) -> list[str]:
+    """A pipeline scenario's median run; with ``one_worker_eps``, the most the cores allow it.
+
+    That bound is the rate all cores would reach at the run's CPU per event, over one
+    worker's rate: more workers outrun one by at most this much on this machine.
+    """
     run = median_of(runs)
     if run is None:
         return _rate_row(name, None, "")
     note = f"{prefix}{_runs(runs)}{run.outputs:,} records out"
     if run.cpu is not None:
+        cores = usable_cores()
         busy = run.cpu.cores_busy(run.throughput.eps)
         note += (
             f"; CPU per event: workers {_us(run.cpu.workers)}, broker {_us(run.cpu.broker)}"
-            f" ({busy:.2f} of {usable_cores()} cores busy)"
+            f" ({busy:.2f} of {cores} cores busy)"
         )
+        if one_worker_eps:
+            bound = run.cpu.most_eps(cores) / one_worker_eps
+            note += f"; at this cost the cores allow at most x{bound:.2f}"
     if not run.complete:
         note += "; time ran out: rate of the events read"
     return _rate_row(name, run.throughput, note)
@@ -191,7 +202,10 @@ def render_table(result: BenchResult, console: Console) -> None:
     table.add_row(*_pipeline_row("(c) journeyhub pipeline, 1 worker", result.one_worker_runs, ""))
     table.add_row(
         *_pipeline_row(
-            "(d) journeyhub pipeline, 2 workers", result.two_worker_runs, f"x{result.scale2:.2f}, "
+            "(d) journeyhub pipeline, 2 workers",
+            result.two_worker_runs,
+            f"x{result.scale2:.2f}, ",
+            result.pipeline_eps,
         )
     )
     bare = result.two_workers_no_standby
@@ -200,6 +214,7 @@ def render_table(result: BenchResult, console: Console) -> None:
             "(d) same, no standby copies",
             result.no_standby_runs,
             f"x{result.over_one_worker(bare):.2f}, ",
+            result.pipeline_eps,
         )
     )
     for latency in (result.latency, result.sustained_latency):

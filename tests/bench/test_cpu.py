@@ -48,3 +48,10 @@ def test_a_kafka_elsewhere_leaves_the_broker_out_of_the_cost() -> None:
     used = CpuPerEvent(workers=500.0, broker=None)
 
     assert used.cores_busy(2_000) == 1.0
+
+
+def test_the_cores_bound_the_rate_at_a_cost_per_event() -> None:
+    used = CpuPerEvent(workers=400.0, broker=100.0)
+
+    assert used.most_eps(2) == pytest.approx(4_000)
+    assert CpuPerEvent(workers=500.0, broker=None).most_eps(1) == pytest.approx(2_000)

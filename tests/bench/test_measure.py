@@ -2,6 +2,7 @@ import math
 
 from rich.console import Console
 
+from tests.bench.cpu import CpuPerEvent, usable_cores
 from tests.bench.hops import Hop
 from tests.bench.latency import LatencyRun, nearest_rank, sustainable_rate
 from tests.bench.measure import Series, Throughput, throughput
@@ -131,6 +132,25 @@ def test_the_table_compares_two_workers_without_standby_copies_with_one() -> Non
     rows = console.export_text().splitlines()
     assert any("2 workers" in row and "x0.80" in row for row in rows)
     assert any("no standby copies" in row and "x1.25" in row for row in rows)
+
+
+def test_the_table_bounds_two_workers_by_what_the_cores_allow_at_their_cpu_per_event() -> None:
+    cost = CpuPerEvent(workers=400.0, broker=100.0)  # the cores allow 2,000 events/s per core
+    result = BenchResult(
+        events=1000,
+        one_worker_runs=[PipelineRun(1, Throughput(1000, 0.5), outputs=10, cpu=cost)],  # 2,000/s
+        two_worker_runs=[PipelineRun(2, Throughput(1000, 0.4), outputs=10, cpu=cost)],
+    )
+    console = Console(record=True, width=300)
+
+    render_table(result, console)
+
+    bound = usable_cores() * 2_000 / 2_000
+    rows = console.export_text().splitlines()
+    assert any(
+        "2 workers" in row and f"the cores allow at most x{bound:.2f}" in row for row in rows
+    )
+    assert not any("1 worker" in row and "allow at most" in row for row in rows)
 
 
 def test_the_table_shows_each_hop_of_the_probes_at_a_sustained_load() -> None:
