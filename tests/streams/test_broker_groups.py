@@ -23,6 +23,13 @@ JOIN_WAIT = 15.0
 """Seconds a new member may take to get its assignment: Kafka needs well under one."""
 LEAVE_GAP = 0.3
 """Seconds between the two leaves: the second falls into the rebalance the first started."""
+HEARTBEAT_MS = 3000
+"""How often a member asks whether a rebalance is open, and so learns that one started.
+
+Long enough that the leader cannot hear of the rebalance the follower's leave started, and
+rejoin to complete it, before it leaves too: with one second, a leader slowed by a busy
+machine did so now and then, the group was never stuck, and the test passed by chance.
+"""
 
 
 async def _member(bootstrap: str, topic: str, group: str) -> aiokafka.AIOKafkaConsumer:
@@ -30,8 +37,8 @@ async def _member(bootstrap: str, topic: str, group: str) -> aiokafka.AIOKafkaCo
         topic,
         bootstrap_servers=bootstrap,
         group_id=group,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
+        session_timeout_ms=3 * HEARTBEAT_MS + 1000,
+        heartbeat_interval_ms=HEARTBEAT_MS,
     )
     await consumer.start()
     return consumer
