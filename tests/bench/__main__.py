@@ -7,6 +7,7 @@ Kafka; the figures of one run share the machine's load, so compare ratios, not n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import sys
 import time
@@ -139,6 +140,7 @@ def run_pipeline_round(
                 ),
             )  # fmt: skip
             if one is not None:
+                one = dataclasses.replace(one, round_index=round_index)
                 result.one_worker_runs.append(one)
             if one is not None and first:
                 result.profile_state = attempt(
@@ -164,7 +166,7 @@ def run_pipeline_round(
                     ),
                 )
                 if two is not None:
-                    runs.append(two)
+                    runs.append(dataclasses.replace(two, round_index=round_index))
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ class PipelineRun:
         complete: False when the time ran out first; the rate is then that of the events
             read so far, which overstates a pipeline whose later stages lag behind.
         cpu: What each event cost the workers and the embedded broker, first read to done.
+        round_index: The benchmark's round the run belongs to; a round runs each arm once.
     """
 
     workers: int
@@ -48,6 +49,7 @@ class PipelineRun:
     outputs: int
     complete: bool = True
     cpu: CpuPerEvent | None = None
+    round_index: int = 0
 
     @property
     def eps(self) -> float:

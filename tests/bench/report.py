@@ -97,6 +97,19 @@ class BenchResult:
             return 0.0
         return run.throughput.eps / self.pipeline_eps
 
+    def round_by_round(self, runs: Sequence[PipelineRun]) -> list[float]:
+        """Each run's rate over the one-worker run of its own round, in round order.
+
+        The runs of a round follow each other within minutes, so these ratios show how much
+        of the ratio of the medians is the machine's swing between rounds.
+        """
+        one_worker = {run.round_index: run.eps for run in self.one_worker_runs}
+        return [
+            run.eps / one_worker[run.round_index]
+            for run in sorted(runs, key=lambda run: run.round_index)
+            if one_worker.get(run.round_index)
+        ]
+
 
 def median_of(runs: Sequence[_Run]) -> _Run | None:
     """The run of median rate (the slower middle one of an even count), None if none ran.
@@ -157,6 +170,13 @@ def _pipeline_row(
     return _rate_row(name, run.throughput, note)
 
 
+def _over_one_worker(ratio: float, rounds: Sequence[float]) -> str:
+    """``x1.49 (rounds x1.27, x1.49, x1.07), ``: the ratio of the medians, then each round's."""
+    if len(rounds) < 2:
+        return f"x{ratio:.2f}, "
+    return f"x{ratio:.2f} (rounds {', '.join(f'x{each:.2f}' for each in rounds)}), "
+
+
 def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} µs"
 
@@ -204,16 +224,16 @@ def render_table(result: BenchResult, console: Console) -> None:
         *_pipeline_row(
             "(d) journeyhub pipeline, 2 workers",
             result.two_worker_runs,
-            f"x{result.scale2:.2f}, ",
+            _over_one_worker(result.scale2, result.round_by_round(result.two_worker_runs)),
             result.pipeline_eps,
         )
     )
-    bare = result.two_workers_no_standby
+    bare = result.over_one_worker(result.two_workers_no_standby)
     table.add_row(
         *_pipeline_row(
             "(d) same, no standby copies",
             result.no_standby_runs,
-            f"x{result.over_one_worker(bare):.2f}, ",
+            _over_one_worker(bare, result.round_by_round(result.no_standby_runs)),
             result.pipeline_eps,
         )
     )

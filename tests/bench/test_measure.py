@@ -1,5 +1,6 @@
 import math
 
+import pytest
 from rich.console import Console
 
 from tests.bench.cpu import CpuPerEvent, usable_cores
@@ -132,6 +133,27 @@ def test_the_table_compares_two_workers_without_standby_copies_with_one() -> Non
     rows = console.export_text().splitlines()
     assert any("2 workers" in row and "x0.80" in row for row in rows)
     assert any("no standby copies" in row and "x1.25" in row for row in rows)
+
+
+def test_two_workers_are_also_compared_with_one_round_by_round() -> None:
+    def run(workers: int, round_index: int, seconds: float) -> PipelineRun:
+        return PipelineRun(workers, Throughput(1000, seconds), 10, round_index=round_index)
+
+    result = BenchResult(
+        events=1000,
+        one_worker_runs=[run(1, 0, 0.5), run(1, 1, 1.0), run(1, 2, 0.4)],  # 2,000, 1,000, 2,500
+        two_worker_runs=[run(2, 2, 0.4), run(2, 0, 1 / 3)],  # round 2: 2,500; round 0: 3,000
+        no_standby_runs=[run(2, 1, 0.5)],
+    )
+    console = Console(record=True, width=250)
+
+    render_table(result, console)
+
+    assert result.round_by_round(result.two_worker_runs) == pytest.approx([1.5, 1.0])
+    rows = console.export_text().splitlines()
+    assert any("2 workers" in row and "x1.25 (rounds x1.50, x1.00)" in row for row in rows)
+    assert any("no standby copies" in row and "x1.00, " in row for row in rows)
+    assert not any("no standby copies" in row and "rounds" in row for row in rows)
 
 
 def test_the_table_bounds_two_workers_by_what_the_cores_allow_at_their_cpu_per_event() -> None:
