@@ -18,7 +18,7 @@ from yarl import URL
 
 from streams.campaign_agent import CAMPAIGNS_TABLE, campaign_summary
 from streams.context import WorkerContext
-from streams.identity import identity_key
+from streams.identifiers import identity_key
 from streams.identity_agent import IDENTITY_KEYS_TABLE
 from streams.production import ChipTrack
 from streams.profile import Profile

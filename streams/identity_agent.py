@@ -31,14 +31,13 @@ from streams.bundles import BundleSender, PartitionedBundles, read_forwarded
 from streams.context import WorkerContext
 from streams.errors import InvalidRecordError
 from streams.forwarded import COMMAND_HEADER, ForwardedEvent, internal_topic
+from streams.identifiers import IdentityKey, identifiers_from
 from streams.identity import (
     IdentityGraph,
-    IdentityKey,
     Resolution,
     ResolutionOutcome,
     StagedGraph,
     follow_alias,
-    identifiers_from,
     owners,
     resolve,
 )

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from streams.errors import JourneyhubError
-from streams.identity import IdentityKey
+from streams.identifiers import IdentityKey
 from streams.normalize import from_epoch_ms, to_epoch_ms
 from streams.profile import Consent, Profile
 

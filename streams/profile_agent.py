@@ -34,7 +34,8 @@ from streams.interest_deadlines import InterestDeadlines
 from streams.journey_agent import SWEEP, Journey, start_interest_sweep
 from streams.privacy import Objection, honour_objections
 from streams.privacy_agent import PrivacyDesk
-from streams.profile import Profile, apply_event, has_absorbed, merge_profiles
+from streams.profile import Profile
+from streams.profile_events import apply_event, has_absorbed, merge_profiles
 from streams.rules import Rules, load_rules
 
 log = structlog.get_logger(__name__)

@@ -1,7 +1,7 @@
 """Lead scoring: points for what a person does in the CMS, and the lead status they earn.
 
 Marketing hands a person to sales exactly once, when the score first reaches the sales-lead
-threshold. Call :func:`score_event` right after :func:`streams.profile.apply_event` accepted
+threshold. Call :func:`score_event` right after :func:`streams.profile_events.apply_event` accepted
 an event (returned True), so a redelivered event never scores twice.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 
 from streams.errors import JourneyhubError
 from streams.normalize import normalize_keyword
-from streams.profile import LEAD_STATUSES, Profile, remember_score
+from streams.profile import LEAD_STATUSES, Profile
+from streams.profile_events import remember_score
 from streams.rules import LeadScoring, Rules
 
 MAX_SCORE_REASONS = 20

@@ -31,7 +31,7 @@ def observe_event(
     plans a ``cross_sell`` mail per configured companion that was not ordered with it, and
     a ``survey_invitation`` mail when the order is in the sample.
 
-    Call it right after :func:`streams.profile.apply_event` accepted the event (returned
+    Call it right after :func:`streams.profile_events.apply_event` accepted the event (returned
     True), so a redelivered event is not counted twice.
 
     Args:

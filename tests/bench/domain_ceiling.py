@@ -20,8 +20,9 @@ from streams.identity import IdentityGraph, resolve
 from streams.identity_agent import PEOPLE_TOPICS, Sighting
 from streams.journey_agent import LEADS_TOPIC
 from streams.plausibility import check_record
-from streams.profile import Profile, apply_event, merge_profiles
+from streams.profile import Profile
 from streams.profile_agent import BATCH_SIZE, PROFILES_TOPIC
+from streams.profile_events import apply_event, merge_profiles
 from streams.rules import Rules
 from streams.scoring import lead_record, score_event
 from streams.triggers import observe_event

@@ -8,7 +8,7 @@ from schemas.catalog import CATALOG
 from schemas.codec import make_codec
 from streams.bundles import encode_bundle
 from streams.forwarded import ForwardedEvent
-from streams.identity import add_identifiers, identity_key
+from streams.identifiers import add_identifiers, identity_key
 from streams.identity_agent import IDENTITY_EVENTS, PROFILE_EVENTS
 from streams.kafka import ensure_topics
 from streams.profile import Profile

@@ -19,7 +19,8 @@ from schemas.codec import SingleObjectCodec
 from schemas.errors import DecodeError, JsonConversionError
 from schemas.jsonconv import json_to_record
 from streams import normalize, salutation
-from streams.profile import Profile, ProfileError, apply_event
+from streams.profile import Profile, ProfileError
+from streams.profile_events import apply_event
 from streams.rules import load_rules
 from streams.scoring import score_event
 from streams.triggers import due_interest_triggers, observe_event

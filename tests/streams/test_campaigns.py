@@ -6,7 +6,8 @@ import pytest
 
 from streams.campaigns import CampaignSummary, Segment, matches, run_campaign
 from streams.contact import Channel, Decision, Job, SuppressionReason, derive_job_id, record_contact
-from streams.profile import Profile, apply_event
+from streams.profile import Profile
+from streams.profile_events import apply_event
 from streams.scoring import score_event
 from tests.streams.test_profile import RULES, at, cms, consent, customer, order, product_view
 

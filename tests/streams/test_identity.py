@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
+from streams.identifiers import IdentityError, identifiers_from
 from streams.identity import (
-    IdentityError,
     IdentityGraph,
     Merge,
     Resolution,
@@ -12,7 +12,6 @@ from streams.identity import (
     StagedGraph,
     derive_customer_id,
     follow_alias,
-    identifiers_from,
     is_provisional,
     owners,
     resolve,

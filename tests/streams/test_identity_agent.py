@@ -6,7 +6,7 @@ import pytest
 from schemas.codec import make_codec
 from streams.errors import InvalidRecordError
 from streams.forwarded import ForwardedEvent
-from streams.identity import identifiers_from
+from streams.identifiers import identifiers_from
 from streams.identity_agent import PEOPLE_TOPICS, Sighting, event_time
 from streams.workload import build_workload
 

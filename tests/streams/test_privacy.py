@@ -5,7 +5,8 @@ import pytest
 
 from schemas.codec import SingleObjectCodec
 from streams.contact import Channel, Decision, Job, SuppressionReason, decide, record_contact
-from streams.identity import IdentityGraph, identifiers_from, owners, resolve
+from streams.identifiers import identifiers_from
+from streams.identity import IdentityGraph, owners, resolve
 from streams.privacy import (
     Erasure,
     Objection,

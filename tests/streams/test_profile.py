@@ -8,15 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import SingleObjectCodec
-from streams.profile import (
-    MAX_SEEN_EVENTS,
-    Profile,
-    ProfileError,
-    apply_event,
-    effective_consent,
-    has_absorbed,
-    merge_profiles,
-)
+from streams.profile import MAX_SEEN_EVENTS, Profile, ProfileError, effective_consent
+from streams.profile_events import apply_event, has_absorbed, merge_profiles
 from streams.rules import Rules, load_rules
 from tests.schemas.strategies import records
 

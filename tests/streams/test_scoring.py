@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.codec import SingleObjectCodec
-from streams.profile import Profile, apply_event, merge_profiles
+from streams.profile import Profile
+from streams.profile_events import apply_event, merge_profiles
 from streams.rules import Rules
 from streams.scoring import (
     MAX_SCORE_REASONS,

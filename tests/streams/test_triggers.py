@@ -4,7 +4,8 @@ from decimal import Decimal
 from typing import Any
 
 from streams.contact import Channel, Job
-from streams.profile import Profile, apply_event, merge_profiles
+from streams.profile import Profile
+from streams.profile_events import apply_event, merge_profiles
 from streams.rules import Rules
 from streams.triggers import (
     due_interest_triggers,
