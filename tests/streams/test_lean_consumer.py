@@ -135,7 +135,7 @@ def first_record_read(
         produce_raw(settings, source, records(sent, sent + 1))
         sent += 1
         time.sleep(1.0)
-        forwarded = [int(m.value() or b"-1") for m in read_topic(settings, sink)]
+        forwarded = read_forwarded(settings, sink)
         if forwarded:
             return min(forwarded), sent
     raise AssertionError(f"the worker read nothing in {JOIN_TIMEOUT} s:\n{app.log_tail()}")
@@ -167,7 +167,12 @@ def forwarded_offsets(settings: Settings, sink: str, expected: int) -> set[int]:
     last_change = time.monotonic()
     while len(forwarded) < expected and time.monotonic() - last_change < QUIET:
         time.sleep(1.0)
-        now = {int(m.value() or b"-1") for m in read_topic(settings, sink)}
+        now = read_forwarded(settings, sink)
         if now != forwarded:
             forwarded, last_change = now, time.monotonic()
     return forwarded
+
+
+def read_forwarded(settings: Settings, sink: str) -> set[int]:
+    """The source offsets on ``sink`` now (-1 for a record without a value)."""
+    return {int(m.value() or b"-1") for m in read_topic(settings, sink)}
