@@ -21,15 +21,16 @@ crash drill). Here such a partition is read again from where the app's reset pol
 it when this consumer first had it (the worker's policy: the earliest offset); what is read
 twice is processed idempotently.
 
-And one between the two: Faust pauses a partition only in its own bookkeeping (it stops asking
-for its records), while aiokafka goes on fetching it. The partitions it pauses for good are the
-changelogs of the worker's own tables, which it reads only to recover them. When such a
-partition got its first record, aiokafka held that record for Faust, and as a partition of the
-broker still held records not taken, it sent the broker no fetch at all for 100 ms (its
+And one that falls between the two: Faust pauses a partition only in its own bookkeeping (it
+stops asking for its records), while aiokafka goes on fetching it. The partitions it pauses for
+good are the changelogs of the worker's own tables, which it reads only to recover them. When
+such a partition got its first record, aiokafka held that record for Faust, and as a partition
+of the broker still held records not taken, it sent the broker no fetch at all for 100 ms (its
 prefetch backoff): every hop stood still. The tables' first writes after a start did that to
-some 30 partitions one after another, and the first second of load took two to three times as
-long (see the README). Here what Faust pauses is paused in aiokafka too, so those partitions are
-not fetched at all: no stall, and fetches of fewer partitions.
+each of their changelog partitions (32 in the worker), one after another, and the first second
+of load took two to three times as long (see the README). Here what Faust pauses is paused in
+aiokafka too, so those partitions are not fetched at all: no stall, and fetches of fewer
+partitions.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class LeanConsumer(faust_aiokafka.Consumer):
         """Pause in aiokafka what Faust has paused, in the consumer's thread, in call order."""
         thread: Any = self._thread
         consumer = thread._consumer  # noqa: SLF001 - None until the thread has started it
-        if consumer is not None:
+        if consumer is not None and not thread.thread_loop.is_closed():
             paused = frozenset(self._paused_partitions)
             thread.thread_loop.call_soon_threadsafe(pause_only, consumer, paused)
 

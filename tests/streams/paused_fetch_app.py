@@ -15,9 +15,7 @@ import sys
 import aiokafka
 import faust
 
-from streams.embedded_transport import use_embedded_transport
-from streams.lean_consumer import use_lean_consume_path
-from streams.settings import EMBEDDED_SESSION_TIMEOUT, Settings
+from tests.streams.lean_app import lean_app
 
 TABLE = "counted"
 
@@ -33,17 +31,7 @@ def fetched_changelogs(app: faust.App) -> list[str]:
 
 def paused_fetch_app(bootstrap: str, source: str, sink: str, group: str, path: str) -> faust.App:
     """A worker counting the records of ``source`` and reporting to ``sink`` (see the module)."""
-    app = faust.App(
-        group,
-        broker=f"kafka://{bootstrap}",
-        broker_session_timeout=EMBEDDED_SESSION_TIMEOUT,
-        broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
-        web_enabled=False,
-        datadir=str(Settings.from_env().data_dir / group),  # not the working directory
-    )
-    if path == "embedded":  # as the worker does
-        use_embedded_transport(app)
-    use_lean_consume_path(app, embedded_broker=path == "embedded")
+    app = lean_app(group, bootstrap, path)
     source_topic = app.topic(source, key_serializer="raw", value_serializer="raw")
     sink_topic = app.topic(sink, key_serializer="raw", value_serializer="raw")
     counted = app.Table(TABLE, default=int, partitions=1)

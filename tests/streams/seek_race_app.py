@@ -24,15 +24,13 @@ from collections.abc import Mapping
 import faust
 from faust.types import TP
 
-from streams.embedded_transport import use_embedded_transport
 from streams.lean_consumer import (
     LeanConsumer,
     LeanEmbeddedConsumer,
     LeanEmbeddedTransport,
     LeanTransport,
-    use_lean_consume_path,
 )
-from streams.settings import EMBEDDED_SESSION_TIMEOUT, Settings
+from tests.streams.lean_app import lean_app
 
 SEEK_DELAY = 1.0
 """Seconds between the seek in the consumer's thread and Faust's reset of its read offsets."""
@@ -85,19 +83,13 @@ def seek_race_app(
 
     ``path`` names the consume path, a key of :data:`TRANSPORTS`; ``reset`` the reset policy.
     """
-    app = faust.App(
+    app = lean_app(
         group,
-        broker=f"kafka://{bootstrap}",
-        broker_session_timeout=EMBEDDED_SESSION_TIMEOUT,
-        broker_heartbeat_interval=EMBEDDED_SESSION_TIMEOUT / 3,
+        bootstrap,
+        path,
         broker_commit_interval=commit_seconds,
         consumer_auto_offset_reset=reset,
-        web_enabled=False,
-        datadir=str(Settings.from_env().data_dir / group),  # not the working directory
     )
-    if path == "embedded":  # as the worker does
-        use_embedded_transport(app)
-    use_lean_consume_path(app, embedded_broker=path == "embedded")
     app.transport = TRANSPORTS[path](app.conf.broker_consumer, app)  # the same, slow to seek
     source_topic = app.topic(source, key_serializer="raw", value_serializer="raw")
     sink_topic = app.topic(sink, key_serializer="raw", value_serializer="raw")
