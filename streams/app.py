@@ -20,6 +20,7 @@ from streams.embedded_transport import use_embedded_transport
 from streams.intake import Intake
 from streams.kafka import faust_broker_options
 from streams.lean_consumer import use_lean_consume_path
+from streams.lean_table import LeanTable
 from streams.lean_topic import LeanTopic
 from streams.metrics import WorkerMetrics
 from streams.partitioner import KeyPartitioner
@@ -65,6 +66,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "autodiscover": False,
         "producer_partitioner": KeyPartitioner(),
         "Topic": LeanTopic,
+        "Table": LeanTable,
         "TableManager": BatchRecoveryTableManager,
     }
 
@@ -76,7 +78,8 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     end short of its last record: table recovery learns the true ends by fetching, so the
     producer may send batches of many records, in send order (:mod:`streams.embedded_transport`).
     Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`)
-    and to the producer without turns of the event loop (:mod:`streams.lean_topic`); offsets
+    and to the producer without turns of the event loop (:mod:`streams.lean_topic`); tables read
+    a key with one lookup in their store (:mod:`streams.lean_table`); offsets
     are committed only once the broker has every record sent before
     (:mod:`streams.draining_producer`). Tables recover, and standby copies keep up, a queued
     batch of changelog records at a time (:mod:`streams.batch_recovery`).

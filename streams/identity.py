@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from streams.identifiers import KINDS, IdentityError, IdentityKey, in_kind_order, is_strong, kind_of
 from streams.normalize import to_epoch_ms
@@ -136,12 +136,12 @@ def follow_alias(aliases: MutableMapping[str, str], customer_id: str) -> str:
     """
     path: list[str] = []
     current = customer_id
-    while current in aliases:
+    while (survivor := aliases.get(current)) is not None:  # one lookup a step
         if current in path:
             msg = f"alias table has a cycle through {current}; repair the identity state"
             raise IdentityError(msg)
         path.append(current)
-        current = aliases[current]
+        current = survivor
     for absorbed in path[:-1]:
         aliases[absorbed] = current
     return current
@@ -178,6 +178,21 @@ class IdentityGraph:
             self.born[customer_id] = first_seen
 
 
+class Overlay(ChainMap[str, Any]):
+    """Writes held in front of a table: a ``ChainMap`` whose ``get`` reads each map once.
+
+    ``ChainMap.get`` first asks every map whether it holds the key, then reads it from the
+    first that does; a table kept in RocksDB answers each question by a lookup in its database.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of ``key`` in the first map that holds it, else ``default``."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
 @dataclass
 class StagedGraph:
     """Resolutions held back from an identity graph, and a view of the graph that shows them.
@@ -194,9 +209,9 @@ class StagedGraph:
 
     def __post_init__(self) -> None:
         self.view = IdentityGraph(
-            keys=ChainMap({}, self.graph.keys),
-            aliases=ChainMap({}, self.graph.aliases),
-            born=ChainMap({}, self.graph.born),
+            keys=Overlay({}, self.graph.keys),
+            aliases=Overlay({}, self.graph.aliases),
+            born=Overlay({}, self.graph.born),
         )
 
     def apply(self, resolution: Resolution) -> None:

@@ -224,6 +224,41 @@ def test_a_staged_graph_commits_resolution_after_resolution_so_a_crash_leaves_a_
     assert [table for table, _ in log].count("born") == 2, "the session's, then the account's"
 
 
+class LookupLog(dict[str, Any]):
+    """A table that notes every lookup in it: a read, or a question whether it holds a key."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def __getitem__(self, key: str) -> Any:
+        self.log.append((self.name, key))
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.log.append((self.name, str(key)))
+        return super().__contains__(key)
+
+
+def test_a_staged_graph_looks_each_read_up_once_in_the_tables() -> None:
+    log: list[tuple[str, str]] = []
+    graph = IdentityGraph(*(LookupLog(name, log) for name in ("keys", "aliases", "born")))
+    known = feed(graph, "shop.events", shop("e1", "s-1", account="42", email="e@x.de"))
+    staged = StagedGraph(graph)
+    log.clear()
+
+    assert staged.view.owner("email:e@x.de") == known.customer_id
+    assert staged.view.owner("email:nobody@x.de") is None
+    assert staged.view.first_seen(known.customer_id) is not None
+
+    assert log == [
+        ("keys", "email:e@x.de"),
+        ("aliases", known.customer_id),
+        ("keys", "email:nobody@x.de"),
+        ("born", known.customer_id),
+    ]
+
+
 def _two_known_customers() -> IdentityGraph:
     graph = IdentityGraph()
     feed(graph, "shop.events", shop("e1", "s-1", 0, account="older", email="old@x.de"))
