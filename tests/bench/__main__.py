@@ -38,6 +38,8 @@ PIPELINE_TIMEOUT = 120.0
 CONNECTOR_TIMEOUT = 60.0
 NO_STANDBY = {"JOURNEYHUB_STANDBY_REPLICAS": "0"}
 """Two workers without a standby copy of each other's tables: what the copies cost."""
+ROCKSDB = {"JOURNEYHUB_STATE": "rocksdb"}
+"""One worker with its tables in RocksDB, the default store: what it costs against memory."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -121,12 +123,15 @@ def run_pipeline_round(
     round_index: int,
     profiler: Profiler | None,
 ) -> None:
-    """One round of the pipeline runs: one worker, two workers, two without standby copies.
+    """One round of the pipeline runs: one worker, the same with its tables in RocksDB, two
+    workers, two without standby copies.
 
-    The rounds alternate the three so that a slow spell of the machine, which lasts a run or
-    two, hits each of them alike; the table and the ratios take each one's median run. The
-    first round also profiles the worker (if asked), sizes the state and runs the connector.
-    Each run preloads ``events`` events from ``mixes``.
+    The runs keep their tables in memory, as the tests do, unless ``JOURNEYHUB_STATE`` says
+    otherwise; the second shows what the default store costs. The rounds alternate the four
+    so that a slow spell of the machine, which lasts a run or two, hits each of them alike;
+    the table and the ratios take each one's median run. The first round also profiles the
+    worker (if asked), sizes the state and runs the connector. Each run preloads ``events``
+    events from ``mixes``.
     """
     first = round_index == 0
     label = f"round {round_index + 1}: "
@@ -151,22 +156,30 @@ def run_pipeline_round(
                     lambda: run_crm_connector(cluster, log_dir, CONNECTOR_TIMEOUT),
                 )  # fmt: skip
     arms = (
-        ("pipeline with two workers", result.two_worker_runs, None),
-        ("pipeline with two workers, no standby copies", result.no_standby_runs, NO_STANDBY),
+        ("pipeline with one worker, tables in RocksDB", result.rocksdb_runs, 1, ROCKSDB),
+        ("pipeline with two workers", result.two_worker_runs, 2, None),
+        ("pipeline with two workers, no standby copies", result.no_standby_runs, 2, NO_STANDBY),
     )
-    for what, runs, settings in arms:
-        with console.status(f"{label}(d) {what}"):
+    for what, runs, workers, settings in arms:
+        scenario = "(c)" if workers == 1 else "(d)"
+        with console.status(f"{label}{scenario} {what}"):
             with fresh_cluster(log_dir) as cluster:
                 mix = mixes.for_run(events, embedded=cluster.embedded)
-                two = attempt(
+                run = attempt(
                     result,
                     what,
                     functools.partial(
-                        run_pipeline, cluster, mix, 2, log_dir, PIPELINE_TIMEOUT, settings=settings
+                        run_pipeline,
+                        cluster,
+                        mix,
+                        workers,
+                        log_dir,
+                        PIPELINE_TIMEOUT,
+                        settings=settings,
                     ),
                 )
-                if two is not None:
-                    runs.append(dataclasses.replace(two, round_index=round_index))
+                if run is not None:
+                    runs.append(dataclasses.replace(run, round_index=round_index))
 
 
 def main() -> None:

@@ -36,6 +36,7 @@ class BenchResult:
     lean_runs: list[Throughput] = field(default_factory=list)
     domain: Throughput | None = None
     one_worker_runs: list[PipelineRun] = field(default_factory=list)
+    rocksdb_runs: list[PipelineRun] = field(default_factory=list)
     two_worker_runs: list[PipelineRun] = field(default_factory=list)
     no_standby_runs: list[PipelineRun] = field(default_factory=list)
     latency: LatencyRun | None = None
@@ -64,6 +65,11 @@ class BenchResult:
     def one_worker(self) -> PipelineRun | None:
         """The median one-worker run of the pipeline."""
         return median_of(self.one_worker_runs)
+
+    @property
+    def one_worker_rocksdb(self) -> PipelineRun | None:
+        """The median one-worker run with its tables in RocksDB, the worker's default store."""
+        return median_of(self.rocksdb_runs)
 
     @property
     def two_workers(self) -> PipelineRun | None:
@@ -220,6 +226,15 @@ def render_table(result: BenchResult, console: Console) -> None:
         )
     )
     table.add_row(*_pipeline_row("(c) journeyhub pipeline, 1 worker", result.one_worker_runs, ""))
+    on_disk = result.over_one_worker(result.one_worker_rocksdb)
+    table.add_row(
+        *_pipeline_row(
+            "(c) same, tables in RocksDB",
+            result.rocksdb_runs,
+            "the default store, "
+            + _over_one_worker(on_disk, result.round_by_round(result.rocksdb_runs)),
+        )
+    )
     table.add_row(
         *_pipeline_row(
             "(d) journeyhub pipeline, 2 workers",

@@ -135,6 +135,21 @@ def test_the_table_compares_two_workers_without_standby_copies_with_one() -> Non
     assert any("no standby copies" in row and "x1.25" in row for row in rows)
 
 
+def test_the_table_compares_one_worker_on_rocksdb_with_one_on_memory_tables() -> None:
+    result = BenchResult(
+        events=1000,
+        one_worker_runs=[PipelineRun(1, Throughput(1000, 0.5), outputs=10)],
+        rocksdb_runs=[PipelineRun(1, Throughput(1000, 0.625), outputs=10)],
+    )
+    console = Console(record=True, width=200)
+
+    render_table(result, console)
+
+    rows = console.export_text().splitlines()
+    assert any("tables in RocksDB" in row and "default store, x0.80" in row for row in rows)
+    assert "pipeline_eps=2000 " in summary_line(result), "the summary keeps the memory tables"
+
+
 def test_two_workers_are_also_compared_with_one_round_by_round() -> None:
     def run(workers: int, round_index: int, seconds: float) -> PipelineRun:
         return PipelineRun(workers, Throughput(1000, seconds), 10, round_index=round_index)
