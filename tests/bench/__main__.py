@@ -43,7 +43,7 @@ ROCKSDB = {"JOURNEYHUB_STATE": "rocksdb"}
 
 
 def parse_args() -> argparse.Namespace:
-    """The benchmark's options; the defaults finish in five to nine minutes on two cores."""
+    """The benchmark's options; the defaults finish in six to ten minutes on two cores."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="events of the mix")
     parser.add_argument(
