@@ -119,10 +119,11 @@ def test_the_sustained_load_is_half_a_workers_rate_in_steps_of_fifty() -> None:
     assert sustainable_rate(0.0) == 0
 
 
-def test_the_table_compares_two_workers_without_standby_copies_with_one() -> None:
+def test_the_table_compares_each_other_pipeline_arm_with_one_worker() -> None:
     result = BenchResult(
         events=1000,
         one_worker_runs=[PipelineRun(1, Throughput(1000, 0.5), outputs=10)],
+        rocksdb_runs=[PipelineRun(1, Throughput(1000, 0.625), outputs=10)],
         two_worker_runs=[PipelineRun(2, Throughput(1000, 0.625), outputs=10)],
         no_standby_runs=[PipelineRun(2, Throughput(1000, 0.4), outputs=10)],
     )
@@ -131,22 +132,9 @@ def test_the_table_compares_two_workers_without_standby_copies_with_one() -> Non
     render_table(result, console)
 
     rows = console.export_text().splitlines()
+    assert any("tables in RocksDB" in row and "default store, x0.80" in row for row in rows)
     assert any("2 workers" in row and "x0.80" in row for row in rows)
     assert any("no standby copies" in row and "x1.25" in row for row in rows)
-
-
-def test_the_table_compares_one_worker_on_rocksdb_with_one_on_memory_tables() -> None:
-    result = BenchResult(
-        events=1000,
-        one_worker_runs=[PipelineRun(1, Throughput(1000, 0.5), outputs=10)],
-        rocksdb_runs=[PipelineRun(1, Throughput(1000, 0.625), outputs=10)],
-    )
-    console = Console(record=True, width=200)
-
-    render_table(result, console)
-
-    rows = console.export_text().splitlines()
-    assert any("tables in RocksDB" in row and "default store, x0.80" in row for row in rows)
     assert "pipeline_eps=2000 " in summary_line(result), "the summary keeps the memory tables"
 
 
