@@ -13,17 +13,18 @@ import faust
 from schemas.catalog import CATALOG
 from schemas.codec import make_codec
 from streams import budget_agent, customer_api, identity_agent, profile_agent, tracking_agent
-from streams.batch_recovery import BatchRecoveryTableManager
 from streams.bursts import run_in_bursts
 from streams.context import Registrar, WorkerContext
 from streams.embedded_transport import use_embedded_transport
 from streams.intake import Intake
 from streams.kafka import faust_broker_options
 from streams.lean_consumer import use_lean_consume_path
+from streams.lean_registry import LeanRegistry
 from streams.lean_table import LeanTable
 from streams.lean_topic import LeanTopic
 from streams.metrics import WorkerMetrics
 from streams.partitioner import KeyPartitioner
+from streams.persisted_offsets import PersistedOffsetsTableManager
 from streams.rocksdb_store import SCHEME, register_store
 from streams.settings import Settings
 from streams.web import register_views, token_middleware
@@ -67,7 +68,8 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         "producer_partitioner": KeyPartitioner(),
         "Topic": LeanTopic,
         "Table": LeanTable,
-        "TableManager": BatchRecoveryTableManager,
+        "TableManager": PersistedOffsetsTableManager,
+        "Serializers": LeanRegistry,
     }
 
 
@@ -79,7 +81,9 @@ def create_worker(settings: Settings, *, embedded_broker: bool = False) -> Worke
     producer may send batches of many records, in send order (:mod:`streams.embedded_transport`).
     Records are handed to the streams a fetched batch at a time (:mod:`streams.lean_consumer`)
     and to the producer without turns of the event loop (:mod:`streams.lean_topic`); tables read
-    a key with one lookup in their store (:mod:`streams.lean_table`); offsets
+    a key with one lookup in their store and encode a write once (:mod:`streams.lean_table`),
+    and write their persisted offsets at commit (:mod:`streams.persisted_offsets`); keys and
+    values are JSON without building an encoder each time (:mod:`streams.lean_registry`); offsets
     are committed only once the broker has every record sent before
     (:mod:`streams.draining_producer`). Tables recover, and standby copies keep up, a queued
     batch of changelog records at a time (:mod:`streams.batch_recovery`).
