@@ -1,6 +1,7 @@
-"""A lean table reads a key with one lookup in its store, where Faust's table makes two."""
+"""A lean table reads a key with one lookup in its store, where Faust's makes two; writes once."""
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -69,3 +70,32 @@ async def test_a_lean_table_with_a_default_gives_it_for_a_missing_key(
     assert table["seen"] == 2
     assert table["unseen"] == 0
     assert lookups == [b'"seen"', b'"unseen"']
+
+
+async def test_a_write_is_encoded_once_and_the_changelog_carries_the_stored_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = table_in_rocksdb(tmp_path, LeanTable)
+    await lookups_of(table, monkeypatch)
+    serializers: Any = table.app.serializers
+    encoded: list[Any] = []
+    encode = serializers.dumps_value
+
+    def noted(typ: Any, value: Any, **options: Any) -> bytes | None:
+        encoded.append(value)
+        return encode(typ, value, **options)
+
+    sent: list[tuple[Any, ...]] = []
+
+    def send_changelog(partition: int | None, key: Any, value: Any, **serializers: str) -> Any:
+        sent.append((key, value, serializers))
+        return SimpleNamespace(message=SimpleNamespace(partition=0))  # the record as sent
+
+    monkeypatch.setattr(serializers, "dumps_value", noted)
+    monkeypatch.setattr(table, "send_changelog", send_changelog)
+    table["c-erika"] = {"visits": 3}
+
+    assert encoded == [{"visits": 3}]
+    stored = table.data._get(b'"c-erika"')
+    assert sent == [(b'"c-erika"', stored, {"key_serializer": "raw", "value_serializer": "raw"})]
+    assert table["c-erika"] == {"visits": 3}
