@@ -76,6 +76,8 @@ OBJECTIONS_HEADER = "journeyhub.objections"
 """Header of an event of a new person: JSON of the objections their identifiers carry."""
 SIGHTING_HEADER = "journeyhub.sighting"
 """Header of an event on its way to the resolver: its :class:`Sighting`, as JSON."""
+_SIGHTING_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""Writes the sighting headers, built once: ``json.dumps`` with an option builds one per call."""
 
 
 def event_time(topic: str, value: Mapping[str, Any]) -> datetime:
@@ -135,7 +137,7 @@ class Sighting:
     def header(self) -> dict[str, str]:
         """The header that carries the sighting to the resolver."""
         fields = [self.event_id, to_epoch_ms(self.occurred_at), self.identifiers, self.chip_id]
-        return {SIGHTING_HEADER: json.dumps(fields, ensure_ascii=False)}
+        return {SIGHTING_HEADER: _SIGHTING_ENCODER.encode(fields)}
 
 
 class PrivacyResponses:
