@@ -57,7 +57,7 @@ def _faust_options(settings: Settings) -> dict[str, Any]:
         **faust_broker_options(settings),
         "store": store,
         "datadir": str(settings.worker_state_dir),
-        "table_standby_replicas": settings.standby_replicas,
+        "table_standby_replicas": settings.table_standby_replicas,
         "web_port": settings.web_port,
         "web_bind": settings.web_host,
         "web_host": settings.web_host,

@@ -200,8 +200,8 @@ class Settings(BaseSettings):
     state_store: Annotated[StateStore, BeforeValidator(_lower)] = _env(
         "JOURNEYHUB_STATE", _choices(StateStore), "rocksdb"
     )
-    standby_replicas: StandbyReplicas = _env(
-        "JOURNEYHUB_STANDBY_REPLICAS", "a number of standby copies from 0 to 3", 1
+    standby_replicas: StandbyReplicas | None = _env(
+        "JOURNEYHUB_STANDBY_REPLICAS", "a number of standby copies from 0 to 3"
     )
     default_responsible: Email | None = _env(
         "JOURNEYHUB_RESPONSIBLE", "an e-mail address such as 'ops@example.com'"
@@ -264,6 +264,20 @@ class Settings(BaseSettings):
     def uses_embedded_broker(self) -> bool:
         """True when no external Kafka is configured and the embedded broker is used."""
         return self.kafka_bootstrap_servers is None
+
+    @property
+    def table_standby_replicas(self) -> int:
+        """Standby copies of each table partition on other workers.
+
+        ``JOURNEYHUB_STANDBY_REPLICAS`` when set; else one with RocksDB, whose copy lets a
+        successor resume from what it holds, and none with memory tables, where a copy only
+        costs: Faust's memory store keeps no offset of what it holds, so a successor replays
+        the changelog from its start all the same, and it drops the copy's keys whenever a
+        recovery completes.
+        """
+        if self.standby_replicas is not None:
+            return self.standby_replicas
+        return 1 if self.state_store == "rocksdb" else 0
 
     @property
     def session_timeout(self) -> float:

@@ -36,8 +36,8 @@ from tests.bench.state_size import profile_state
 _T = TypeVar("_T")
 PIPELINE_TIMEOUT = 120.0
 CONNECTOR_TIMEOUT = 60.0
-NO_STANDBY = {"JOURNEYHUB_STANDBY_REPLICAS": "0"}
-"""Two workers without a standby copy of each other's tables: what the copies cost."""
+WITH_STANDBY = {"JOURNEYHUB_STANDBY_REPLICAS": "1"}
+"""Two workers with a standby copy of each other's tables (none by default in memory)."""
 ROCKSDB = {"JOURNEYHUB_STATE": "rocksdb"}
 """One worker with its tables in RocksDB, the default store: what it costs against memory."""
 
@@ -124,7 +124,7 @@ def run_pipeline_round(
     profiler: Profiler | None,
 ) -> None:
     """One round of the pipeline runs: one worker, the same with its tables in RocksDB, two
-    workers, two without standby copies.
+    workers, two with a standby copy of each table (memory tables have none by default).
 
     The runs keep their tables in memory, as the tests do, unless ``JOURNEYHUB_STATE`` says
     otherwise; the second shows what the default store costs. The rounds alternate the four
@@ -158,7 +158,7 @@ def run_pipeline_round(
     arms = (
         ("pipeline with one worker, tables in RocksDB", result.rocksdb_runs, 1, ROCKSDB),
         ("pipeline with two workers", result.two_worker_runs, 2, None),
-        ("pipeline with two workers, no standby copies", result.no_standby_runs, 2, NO_STANDBY),
+        ("pipeline with two workers, standby copies", result.standby_runs, 2, WITH_STANDBY),
     )
     for what, runs, workers, settings in arms:
         scenario = "(c)" if workers == 1 else "(d)"

@@ -125,7 +125,7 @@ def test_the_table_compares_each_other_pipeline_arm_with_one_worker() -> None:
         one_worker_runs=[PipelineRun(1, Throughput(1000, 0.5), outputs=10)],
         rocksdb_runs=[PipelineRun(1, Throughput(1000, 0.625), outputs=10)],
         two_worker_runs=[PipelineRun(2, Throughput(1000, 0.625), outputs=10)],
-        no_standby_runs=[PipelineRun(2, Throughput(1000, 0.4), outputs=10)],
+        standby_runs=[PipelineRun(2, Throughput(1000, 0.4), outputs=10)],
     )
     console = Console(record=True, width=200)
 
@@ -134,7 +134,7 @@ def test_the_table_compares_each_other_pipeline_arm_with_one_worker() -> None:
     rows = console.export_text().splitlines()
     assert any("tables in RocksDB" in row and "default store, x0.80" in row for row in rows)
     assert any("2 workers" in row and "x0.80" in row for row in rows)
-    assert any("no standby copies" in row and "x1.25" in row for row in rows)
+    assert any("with standby copies" in row and "x1.25" in row for row in rows)
     assert "pipeline_eps=2000 " in summary_line(result), "the summary keeps the memory tables"
 
 
@@ -146,7 +146,7 @@ def test_two_workers_are_also_compared_with_one_round_by_round() -> None:
         events=1000,
         one_worker_runs=[run(1, 0, 0.5), run(1, 1, 1.0), run(1, 2, 0.4)],  # 2,000, 1,000, 2,500
         two_worker_runs=[run(2, 2, 0.4), run(2, 0, 1 / 3)],  # round 2: 2,500; round 0: 3,000
-        no_standby_runs=[run(2, 1, 0.5)],
+        standby_runs=[run(2, 1, 0.5)],
     )
     console = Console(record=True, width=250)
 
@@ -155,8 +155,8 @@ def test_two_workers_are_also_compared_with_one_round_by_round() -> None:
     assert result.round_by_round(result.two_worker_runs) == pytest.approx([1.5, 1.0])
     rows = console.export_text().splitlines()
     assert any("2 workers" in row and "x1.25 (rounds x1.50, x1.00)" in row for row in rows)
-    assert any("no standby copies" in row and "x1.00, " in row for row in rows)
-    assert not any("no standby copies" in row and "rounds" in row for row in rows)
+    assert any("with standby copies" in row and "x1.00, " in row for row in rows)
+    assert not any("with standby copies" in row and "rounds" in row for row in rows)
 
 
 def test_the_table_bounds_two_workers_by_what_the_cores_allow_at_their_cpu_per_event() -> None:

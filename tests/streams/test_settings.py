@@ -29,7 +29,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.log_format == "json"
     assert settings.default_region == "DE"
     assert settings.state_store == "rocksdb"
-    assert settings.standby_replicas == 1
+    assert settings.table_standby_replicas == 1
     assert settings.rules_path is None
     assert settings.session_timeout == 6.0
 
@@ -214,12 +214,21 @@ def test_region_and_responsible_are_validated() -> None:
 
 
 def test_standby_copies_reach_the_worker_and_are_bounded() -> None:
-    settings = Settings.from_env({"JOURNEYHUB_STANDBY_REPLICAS": "0", "JOURNEYHUB_STATE": "memory"})
+    settings = Settings.from_env({"JOURNEYHUB_STANDBY_REPLICAS": "0"})  # RocksDB's default is 1
 
     assert create_worker(settings).app.conf.table_standby_replicas == 0
     assert settings_error(JOURNEYHUB_STANDBY_REPLICAS="4").startswith(
         "JOURNEYHUB_STANDBY_REPLICAS: expected a number of standby copies from 0 to 3, got '4'"
     )
+
+
+def test_memory_tables_have_no_standby_copies_unless_asked_for() -> None:
+    memory = {"JOURNEYHUB_STATE": "memory"}
+
+    assert Settings.from_env(memory).table_standby_replicas == 0
+    assert create_worker(Settings.from_env(memory)).app.conf.table_standby_replicas == 0
+    asked = Settings.from_env({**memory, "JOURNEYHUB_STANDBY_REPLICAS": "1"})
+    assert asked.table_standby_replicas == 1
 
 
 def test_unknown_and_empty_variables_are_ignored() -> None:
