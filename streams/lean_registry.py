@@ -37,6 +37,15 @@ def encode_json(obj: Any) -> bytes:
     return ENCODER.encode(obj).encode()
 
 
+def is_plain_json(obj: Any, serializer: CodecArg | None, skip: Any) -> bool:
+    """True when Faust's registry would write ``obj`` by its ``json`` codec alone.
+
+    That is: the serializer is ``json``, ``obj`` is of a plain type (not a model, not bytes,
+    nor a subclass that Faust's encoder might treat differently) and not one to ``skip``.
+    """
+    return type(obj) in PLAIN_TYPES and serializer == JSON and not isinstance(obj, skip)
+
+
 class LeanRegistry(Registry):
     """Faust's registry with a short path for plain values of the ``json`` codec.
 
@@ -52,11 +61,7 @@ class LeanRegistry(Registry):
         skip: Any = (bytes,),
     ) -> bytes | None:
         """Serialize a key as Faust does, a plain one for ``json`` by the shared encoder."""
-        if (
-            type(key) in PLAIN_TYPES
-            and (serializer or self.key_serializer) == JSON
-            and not isinstance(key, skip)
-        ):
+        if is_plain_json(key, serializer or self.key_serializer, skip):
             return encode_json(key)
         return super().dumps_key(typ, key, serializer=serializer, skip=skip)
 
@@ -69,11 +74,7 @@ class LeanRegistry(Registry):
         skip: Any = (bytes,),
     ) -> bytes | None:
         """Serialize a value as Faust does, a plain one for ``json`` by the shared encoder."""
-        if (
-            type(value) in PLAIN_TYPES
-            and (serializer or self.value_serializer) == JSON
-            and not isinstance(value, skip)
-        ):
+        if is_plain_json(value, serializer or self.value_serializer, skip):
             return encode_json(value)
         return super().dumps_value(typ, value, serializer=serializer, skip=skip)
 

@@ -9,19 +9,12 @@ import pytest
 from faust.types import TP
 
 from streams.lean_table import LeanTable
-from streams.rocksdb_store import SCHEME, register_store
+from tests.streams.rocksdb_app import rocksdb_app
 
 
 def table_in_rocksdb(data_dir: Path, table_class: type[faust.Table], **options: Any) -> faust.Table:
-    register_store()
-    app = faust.App(
-        f"lean-table-test-{table_class.__name__}",
-        broker="kafka://localhost:1",
-        store=f"{SCHEME}://",
-        datadir=str(data_dir),
-        topic_partitions=1,
-        Table=table_class,
-    )
+    name = f"lean-table-test-{table_class.__name__}"
+    app = rocksdb_app(name, data_dir, topic_partitions=1, Table=table_class)
     return app.Table("rows", key_type=str, use_partitioner=True, **options)
 
 

@@ -9,16 +9,13 @@ from faust.types import TP
 
 from streams.lean_table import LeanTable
 from streams.persisted_offsets import PersistedOffsetsTableManager
-from streams.rocksdb_store import SCHEME, register_store
+from tests.streams.rocksdb_app import rocksdb_app
 
 
 def table_in_rocksdb(data_dir: Path) -> faust.Table:
-    register_store()
-    app = faust.App(
+    app = rocksdb_app(
         "persisted-offsets-test",
-        broker="kafka://localhost:1",
-        store=f"{SCHEME}://",
-        datadir=str(data_dir),
+        data_dir,
         topic_partitions=2,
         Table=LeanTable,
         TableManager=PersistedOffsetsTableManager,

@@ -8,20 +8,13 @@ import pytest
 from faust.types import TP
 
 from streams.forwarded import key_partition
-from streams.rocksdb_store import SCHEME, register_store
+from tests.streams.rocksdb_app import rocksdb_app
 
 PARTITIONS = 4
 
 
 def keyed_table(data_dir: Path, name: str) -> faust.Table:
-    register_store()
-    app = faust.App(
-        "store-test",
-        broker="kafka://localhost:1",
-        store=f"{SCHEME}://",
-        datadir=str(data_dir),
-        topic_partitions=PARTITIONS,
-    )
+    app = rocksdb_app("store-test", data_dir, topic_partitions=PARTITIONS)
     return app.Table(name, key_type=str, use_partitioner=True)
 
 
