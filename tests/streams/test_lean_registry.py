@@ -9,7 +9,9 @@ import faust
 import pytest
 from faust.serializers.registry import Registry
 
+from streams.app import create_worker
 from streams.lean_registry import LeanRegistry
+from streams.settings import Settings
 
 KEYS = ["c-erika", "email:müller@bücher.de", "phone:+4930123456", "", 'quote"back\\slash']
 VALUES: list[Any] = [
@@ -77,3 +79,9 @@ def test_plain_json_is_written_without_building_an_encoder(monkeypatch: pytest.M
     LeanRegistry().dumps_key(str, "c-1", serializer="json")
     LeanRegistry().dumps_value(None, {"visits": 3}, serializer="json")
     assert len(built) == 1
+
+
+def test_the_worker_serializes_with_the_lean_registry() -> None:
+    app = create_worker(Settings.from_env({})).app
+
+    assert isinstance(app.serializers, LeanRegistry)

@@ -7,8 +7,10 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from streams.app import create_worker
 from streams.lean_table import LeanTable
 from streams.persisted_offsets import PersistedOffsetsTableManager
+from streams.settings import Settings
 from tests.streams.rocksdb_app import rocksdb_app
 
 
@@ -66,3 +68,10 @@ async def test_an_offset_of_a_partition_revoked_since_is_not_written(tmp_path: P
 
     assert store.persisted_offset(kept) == 5
     assert revoked.partition not in store._dbs, "its database stays closed"
+
+
+def test_the_worker_writes_its_tables_persisted_offsets_at_commit() -> None:
+    app = create_worker(Settings.from_env({})).app
+
+    assert isinstance(app.tables, PersistedOffsetsTableManager)
+    assert all(isinstance(table, LeanTable) for table in app.tables.values())
