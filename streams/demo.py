@@ -239,6 +239,13 @@ def exploration_hints(settings: Settings, truth: GroundTruth) -> list[str]:
     return hints
 
 
+def report_summary(summary: DemoSummary, path: Path | None, console: Console) -> None:
+    """Write the summary as JSON to ``path``, if given, and print it as a table."""
+    if path is not None:
+        path.write_text(json.dumps(asdict(summary), indent=2, default=str))
+    print_summary(summary, console)
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -268,13 +275,14 @@ def run_demo(
             summary.drained = drained
         finally:
             inspector.close()
-        if summary_path is not None:
-            summary_path.write_text(json.dumps(asdict(summary), indent=2, default=str))
-        print_summary(summary, console)
-        if keep_running:
-            for line in exploration_hints(settings, truth):
-                say(line)
-            say("journeyhub is up; Ctrl-C stops everything")
-            supervisor.watch()
+        if not keep_running:
+            report_summary(summary, summary_path, console)
+        else:
+            with supervisor.stopping_on_signals():  # Ctrl-C once the summary is out: a clean stop
+                report_summary(summary, summary_path, console)
+                for line in exploration_hints(settings, truth):
+                    say(line)
+                say("journeyhub is up; Ctrl-C stops everything")
+                supervisor.watch()
     say(f"worker API was {worker_url(settings)}; data in {settings.data_dir}")
     return summary

@@ -6,12 +6,13 @@ reported and repaired without taking the others down, and Ctrl-C stops all of th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,12 +81,22 @@ class Supervisor:
 
     def watch(self, tick: float = 0.5) -> None:
         """Restart parts that died, with backoff, until a stop is requested."""
-        previous_int = signal.signal(signal.SIGINT, self.request_stop)
-        previous_term = signal.signal(signal.SIGTERM, self.request_stop)
-        try:
+        with self.stopping_on_signals():
             while not self._stopping:
                 self._restart_dead_parts()
                 time.sleep(tick)
+
+    @contextlib.contextmanager
+    def stopping_on_signals(self) -> Iterator[None]:
+        """Within the block, SIGINT and SIGTERM request a stop instead of interrupting.
+
+        A caller that is about to watch enters it earlier, so that Ctrl-C in between (say,
+        while a summary is printed) still stops the stack cleanly once it watches.
+        """
+        previous_int = signal.signal(signal.SIGINT, self.request_stop)
+        previous_term = signal.signal(signal.SIGTERM, self.request_stop)
+        try:
+            yield
         finally:
             signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous_term)
