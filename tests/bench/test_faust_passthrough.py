@@ -1,6 +1,7 @@
 """The Faust passthroughs run without building debug messages nobody writes."""
 
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -9,19 +10,25 @@ from tests.bench.faust_passthrough import passthrough_app, passthrough_worker
 
 
 @pytest.fixture
-def root_logger() -> Iterator[logging.Logger]:
-    """The root logger, restored after the test: a worker's logging setup replaces it."""
+def restored_logging() -> Iterator[None]:
+    """Restores the root logger and standard streams after a worker's logging setup."""
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
-    yield root
+    streams = sys.stdout, sys.stderr
+    yield
+    sys.stdout, sys.stderr = streams
     root.handlers[:] = handlers
     root.setLevel(level)
 
 
-def test_the_passthrough_worker_builds_no_debug_messages(root_logger: logging.Logger) -> None:
-    app = passthrough_app("127.0.0.1:1", "bench.in", "bench.out", lean=False)
+@pytest.mark.usefixtures("restored_logging")
+def test_the_passthrough_worker_builds_no_debug_messages() -> None:
+    worker = passthrough_worker(passthrough_app("127.0.0.1:1", "bench.in", "out", lean=False))
 
-    passthrough_worker(app)._setup_logging()
+    with worker.exit_stack:  # the worker's setup redirects stdout and stderr until it stops
+        worker._setup_logging()
+        producer_debug = logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
+        topics_debug = logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
 
-    assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
-    assert not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
+    assert not producer_debug
+    assert not topics_debug
