@@ -14,6 +14,7 @@ import pytest
 from streams.broker import free_port
 from streams.customer_api import ANSWERED_BY_HEADER
 from streams.identity import derive_customer_id
+from streams.settings import STATE_STORES
 from tests.streams.test_customer360_pipeline import (
     PROCESSED_WITHIN,
     Person,
@@ -49,16 +50,20 @@ def produced_in_full(profile: dict[str, Any]) -> bool:
     return profile["orders"]["count"] == 1 and profile["production"] != []
 
 
-def worker_env(test_env: dict[str, str], data_dir: Path) -> dict[str, str]:
+def worker_env(test_env: dict[str, str], data_dir: Path, store: str) -> dict[str, str]:
     return {
         **test_env,
         "JOURNEYHUB_DATA_DIR": str(data_dir),
         "JOURNEYHUB_WEB_PORT": str(free_port()),
+        "JOURNEYHUB_STATE": store,
     }
 
 
+# Both stores: in memory, and RocksDB (the default), whose first worker writes its persisted
+# offsets and closes the databases of the partitions the second worker takes over.
+@pytest.mark.parametrize("store", STATE_STORES)
 def test_two_workers_answer_alike_from_the_worker_that_owns_the_key(
-    test_env: dict[str, str], tmp_path: Path
+    test_env: dict[str, str], tmp_path: Path, store: str
 ) -> None:
     people = [Person() for _ in range(PEOPLE)]
     ids = {person.run: derive_customer_id(f"shop_customer:{person.account}") for person in people}
@@ -72,7 +77,7 @@ def test_two_workers_answer_alike_from_the_worker_that_owns_the_key(
             f"/tracking/{person.chip}",
         )
     ]
-    with running_worker(worker_env(test_env, tmp_path / "one")) as one:
+    with running_worker(worker_env(test_env, tmp_path / "one", store)) as one:
         produce(test_env, "shop.events", *(checkout(person, "checkout", 0) for person in people))
         produce(test_env, "shop.events", *(order_placed(person, "order", 5) for person in people))
         readings = (reading(person, "r1", "cutting", "completed", 60) for person in people)
@@ -80,7 +85,8 @@ def test_two_workers_answer_alike_from_the_worker_that_owns_the_key(
         for person in people:
             eventually(one, f"/customers/{ids[person.run]}", produced_in_full)
 
-        with running_worker(worker_env(test_env, tmp_path / "two"), "worker-two.log") as two:
+        second = worker_env(test_env, tmp_path / "two", store)
+        with running_worker(second, "worker-two.log") as two:
             answers: dict[str, tuple[Answer, Answer]] = {}
 
             def alike(path: str) -> bool:
