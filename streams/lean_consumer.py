@@ -132,6 +132,21 @@ class LeanConsumer(faust_aiokafka.Consumer):
         await self._seek_to_reset_position(tp for tp, offset in streamed.items() if offset is None)
         return committed
 
+    async def _seek(self, partition: TP, offset: int) -> None:
+        """Seek in the consumer's thread, where aiokafka fetches (Faust seeks from the app's).
+
+        A seek drops the partition's fetched records from aiokafka's fetcher. Done from the
+        app's thread it raced the fetcher handing those records out in the consumer's thread,
+        which then crashed the worker with a ``KeyError`` (the crash drill met it once, in a
+        restart's seeks to the committed offsets). Faust's own seek to the committed offsets
+        already runs in the consumer's thread.
+        """
+        await self._thread.call_thread(self._seek_here, partition, offset)
+
+    async def _seek_here(self, partition: TP, offset: int) -> None:
+        """Seek aiokafka's consumer: call it in the consumer's thread."""
+        self._thread.seek(partition, offset)
+
     async def _seek_to_reset_position(self, partitions: Iterable[TP]) -> None:
         """Seek partitions to where the app's reset policy started them (`_reset_positions`)."""
         for tp, offset in (await self._reset_positions(partitions)).items():

@@ -5,7 +5,9 @@ And it does not fetch what Faust paused: the changelogs of the worker's own tabl
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 from faust.types import TP, Message
 
 from streams.kafka import ensure_topics
-from streams.lean_consumer import refetch_offsets
+from streams.lean_consumer import LeanConsumer, refetch_offsets
 from streams.settings import Settings
 from tests.drills.drilltools import Component, produce_raw, read_topic
 from tests.streams.test_kafka import Topic
@@ -213,3 +215,25 @@ def forwarded_offsets(settings: Settings, sink: str, expected: int) -> set[int]:
 def read_forwarded(settings: Settings, sink: str) -> set[int]:
     """The source offsets on ``sink`` now (-1 for a record without a value)."""
     return {int(m.value() or b"-1") for m in read_topic(settings, sink)}
+
+
+async def test_a_seek_runs_in_the_consumers_thread_not_the_apps() -> None:
+    seeks: list[tuple[TP, int, str]] = []
+
+    class ConsumerThread:
+        """Runs what it is called with in a thread of its own, as Faust's consumer thread does."""
+
+        async def call_thread(self, fun: Any, *args: Any) -> Any:
+            return await asyncio.to_thread(lambda: asyncio.run(fun(*args)))
+
+        def seek(self, tp: TP, offset: int) -> None:  # aiokafka's seek, via Faust's thread
+            seeks.append((tp, offset, threading.current_thread().name))
+
+    consumer = LeanConsumer.__new__(LeanConsumer)
+    consumer._thread = ConsumerThread()
+    tp = TP("shop.events", 3)
+
+    await consumer._seek(tp, 42)
+
+    assert seeks == [(tp, 42, seeks[0][2])]
+    assert seeks[0][2] != threading.current_thread().name, "aiokafka's fetcher runs there"
