@@ -52,7 +52,6 @@ class PersistedOffsetsTableManager(BatchRecoveryTableManager):
         """Write every noted offset into its table's store, then forget them."""
         noted, self._pending_persisted_offsets = self._pending_persisted_offsets, {}
         for tp, (store, offset) in noted.items():
-            open_partitions = store._dbs if isinstance(store, rocksdb.Store) else None  # noqa: SLF001
-            if open_partitions is not None and tp.partition not in open_partitions:
+            if isinstance(store, rocksdb.Store) and tp.partition not in store._dbs:  # noqa: SLF001
                 continue  # revoked since: see the module
             store.set_persisted_offset(tp, offset)
