@@ -5,12 +5,12 @@ codec, which calls ``json.dumps`` with its own encoder class and separators: the
 library then builds a new encoder for every call, and the registry and the codec chain add
 their layers: 2.1 µs for a table key whose JSON takes 0.2, and a value's JSON takes a
 microsecond longer than it needs to; a worker on the default store encodes some eleven keys
-and five values per event. Here
-a plain value (a ``dict``, ``list``, ``str``, number or boolean) for the ``json`` codec is
-written by one encoder built once, of Faust's class with Faust's separators, so the bytes are
-exactly those Faust's codec writes: keys in a table's store and its changelog stay what they
-were. Anything else (a Faust model, bytes, another codec) goes through Faust's registry as
-before. Reading JSON skips the codec chain too, and reads as Faust's codec does.
+and five values per event. Here a plain value (a ``dict``, ``list``, ``str``, number or
+boolean) for the ``json`` codec is written by one encoder built once, of Faust's class with
+Faust's separators, so the bytes are exactly those Faust's codec writes: keys in a table's
+store and its changelog stay what they were. Anything else (a Faust model, bytes, another
+codec) goes through Faust's registry as before. Reading JSON skips the codec chain too, and
+reads as Faust's codec does.
 """
 
 from __future__ import annotations
