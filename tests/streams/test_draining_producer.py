@@ -12,7 +12,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from streams.draining_producer import DrainingProducer
+from streams.draining_producer import DrainingProducer, RawRecord
 from streams.errors import DeliveryLostError
 from streams.kafka import ensure_topics, faust_broker_options
 from streams.settings import Settings
@@ -119,3 +119,58 @@ async def test_a_record_the_broker_did_not_take_fails_every_later_flush(
         with pytest.raises(DeliveryLostError):  # the lost record is never made good
             await producer.flush()
     assert [message.value() for message in read_topic(settings, name)] == [b"delivered"]
+
+
+async def test_a_raw_record_goes_in_line_with_the_queued_records_and_a_flush_waits_for_it(
+    settings: Settings, unique_topic_prefix: str
+) -> None:
+    name = f"{unique_topic_prefix}raw"
+    ensure_topics(settings, [Topic(name, partitions=1)])
+
+    async with started_producer(settings, name, DrainingTransport) as (topic, aiokafka_producer):
+        producer, send = topic.app.producer, aiokafka_producer.send
+
+        async def slow_send(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(SLOW_SEND_SECONDS / QUEUED)
+            return await send(*args, **kwargs)
+
+        aiokafka_producer.send = slow_send
+        topic.send_soon(value=b"first")
+        producer.send_soon_raw(RawRecord(name, 0, b"c-erika", b"second"))
+        topic.send_soon(value=b"third")
+        await producer.flush()
+        records = read_topic(settings, name)
+
+    assert [(record.key(), record.value()) for record in records] == [
+        (None, b"first"),
+        (b"c-erika", b"second"),
+        (None, b"third"),
+    ]
+
+
+async def test_a_raw_record_the_broker_did_not_take_fails_every_later_flush(
+    settings: Settings, unique_topic_prefix: str
+) -> None:
+    name = f"{unique_topic_prefix}rawlost"
+    ensure_topics(settings, [Topic(name, partitions=1)])
+
+    async def send_that_times_out(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        delivery = asyncio.get_running_loop().create_future()
+        delivery.set_exception(KafkaTimeoutError())
+        return delivery
+
+    told: list[BaseException | None] = []
+    async with started_producer(settings, name, DrainingTransport) as (topic, aiokafka_producer):
+        producer, send = topic.app.producer, aiokafka_producer.send
+        aiokafka_producer.send = send_that_times_out
+        lost = RawRecord(name, 0, b"c-erika", b"lost", lambda sent: told.append(sent.exception()))
+        producer.send_soon_raw(lost)
+        with pytest.raises(DeliveryLostError, match="did not reach the broker"):
+            await producer.flush()
+        aiokafka_producer.send = send
+        producer.send_soon_raw(RawRecord(name, 0, b"c-max", b"delivered"))
+        with pytest.raises(DeliveryLostError):  # the lost record is never made good
+            await producer.flush()
+
+    assert [type(error) for error in told] == [KafkaTimeoutError]
+    assert [record.value() for record in read_topic(settings, name)] == [b"delivered"]

@@ -1,5 +1,8 @@
-"""A lean table reads a key with one lookup in its store, where Faust's makes two; writes once."""
+"""A lean table reads a key with one lookup, where Faust's makes two; writes and logs leanly."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -8,8 +11,15 @@ import faust
 import pytest
 from faust.types import TP
 
+from streams.kafka import ensure_topics, faust_broker_options
 from streams.lean_table import LeanTable
+from streams.persisted_offsets import PersistedOffsetsTableManager
+from streams.rocksdb_store import SCHEME, register_store
+from streams.settings import Settings
+from tests.drills.drilltools import read_topic
 from tests.streams.rocksdb_app import rocksdb_app
+from tests.streams.test_draining_producer import DrainingTransport
+from tests.streams.test_kafka import Topic
 
 
 def table_in_rocksdb(data_dir: Path, table_class: type[faust.Table], **options: Any) -> faust.Table:
@@ -92,3 +102,94 @@ async def test_a_write_is_encoded_once_and_the_changelog_carries_the_stored_byte
     stored = table.data._get(b'"c-erika"')
     assert sent == [(b'"c-erika"', stored, {"key_serializer": "raw", "value_serializer": "raw"})]
     assert table["c-erika"] == {"visits": 3}
+
+
+@contextlib.asynccontextmanager
+async def table_on_broker(
+    settings: Settings,
+    app_id: str,
+    store: str,
+    table_class: type[faust.Table],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+) -> AsyncIterator[faust.Table]:
+    """A table of one partition of an app with the draining producer, started.
+
+    No stream runs: the rows go by key (``use_partitioner``), and a write's changelog record
+    to partition 0, as a stream's event of that partition would send it.
+    """
+    register_store()
+    app = faust.App(
+        app_id,
+        **faust_broker_options(settings),
+        store=store,
+        datadir=str(data_dir),
+        Table=table_class,
+        TableManager=PersistedOffsetsTableManager,
+    )
+    app.transport = DrainingTransport(app.conf.broker_consumer, app)
+    table = app.Table("rows", key_type=str, partitions=1, use_partitioner=True)
+    changelog = table.changelog_topic.get_topic_name()
+    ensure_topics(settings, [Topic(changelog, partitions=1, compacted=True)])
+    if store.startswith(SCHEME):
+        await table.data.assign_partitions(table, {TP(changelog, 0)})  # type: ignore[attr-defined]
+    monkeypatch.setattr(table, "partition_for_key", lambda key: 0)
+    await app.producer.start()
+    try:
+        yield table
+    finally:
+        await app.producer.stop()
+
+
+def refuse(*args: Any, **kwargs: Any) -> Any:
+    msg = "a lean table's write does not go through the changelog topic"
+    raise AssertionError(msg)
+
+
+@pytest.mark.parametrize("table_class", [faust.Table, LeanTable])
+async def test_a_lean_table_logs_the_records_faust_logs_without_its_topic_layers(
+    settings: Settings,
+    unique_topic_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    table_class: type[faust.Table],
+) -> None:
+    app_id = f"{unique_topic_prefix}{table_class.__name__}"
+    async with table_on_broker(
+        settings, app_id, "memory://", table_class, monkeypatch, tmp_path
+    ) as table:
+        if table_class is LeanTable:
+            monkeypatch.setattr(table.changelog_topic, "send_soon", refuse)
+        table["c-erika"] = {"name": "Erika Müller", "visits": 3, "score": 0.5}
+        table["c-max"] = ["one", 2]
+        del table["c-max"]
+        await table.app.producer.flush()
+        records = read_topic(settings, table.changelog_topic.get_topic_name())
+
+    assert table["c-erika"] == {"name": "Erika Müller", "visits": 3, "score": 0.5}
+    assert "c-max" not in table
+    assert [(record.key(), record.value()) for record in records] == [
+        (b'"c-erika"', b'{"name":"Erika M\\u00fcller","visits":3,"score":0.5}'),
+        (b'"c-max"', b'["one",2]'),
+        (b'"c-max"', None),
+    ]
+
+
+async def test_a_lean_table_in_rocksdb_notes_the_offset_its_changelog_got(
+    settings: Settings, unique_topic_prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app_id = f"{unique_topic_prefix}offsets"
+    async with table_on_broker(
+        settings, app_id, f"{SCHEME}://", LeanTable, monkeypatch, tmp_path
+    ) as table:
+        for visits in range(3):
+            table["c-erika"] = {"visits": visits}
+        await table.app.producer.flush()
+        await asyncio.sleep(0)  # the deliveries' callbacks
+        manager: Any = table.app.tables
+        manager.write_persisted_offsets()
+        changelog = TP(table.changelog_topic.get_topic_name(), 0)
+        store: Any = table.data
+
+        assert store.persisted_offset(changelog) == 2
+        assert table["c-erika"] == {"visits": 2}
