@@ -17,8 +17,9 @@ callbacks chained. That cost some 40 µs of CPU per write, about four times what
 send costs, and a worker makes two table writes per event. Here the record, its key and value
 encoded as Faust encodes them, is queued in the draining producer as bytes
 (:class:`~streams.draining_producer.RawRecord`), in line with the producer's other queued
-records, and flushed with them before every commit. With transactions, a partitioner choosing
-the partition, or a producer of another kind, a write goes Faust's way.
+records, and flushed with them before every commit; a ``use_partitioner`` table's record goes
+to its key's partition, as Faust's eager partitioning sends it. With transactions, or a producer
+of another kind, a write goes Faust's way.
 
 Faust writes a partition's persisted offset (how far its changelog is already in the local
 database, so that recovery reads only what comes after) into the database for every
@@ -83,7 +84,7 @@ class LeanTable(faust.Table):
         """Send a changelog record of encoded bytes; return the partition it goes to."""
         partition = self.partition_for_key(key)
         producer = None if self.app.in_transaction else self.app.producer
-        if partition is None or not isinstance(producer, DrainingProducer):
+        if not isinstance(producer, DrainingProducer):
             fut = self.send_changelog(
                 partition, key_bytes, value_bytes, key_serializer="raw", value_serializer="raw"
             )
@@ -91,6 +92,8 @@ class LeanTable(faust.Table):
             assert sent_to is not None, "a changelog record is partitioned when it is sent"  # noqa: S101
             return sent_to
         topic = self.changelog_topic.get_topic_name()
+        if partition is None:  # a use_partitioner table's row goes where its key belongs
+            partition = producer.key_partition(topic, key_bytes).partition
         persisted = isinstance(self.data, SerializedStore)  # a memory store keeps no offset
         on_delivery = self._note_offset if persisted else None
         producer.send_soon_raw(RawRecord(topic, partition, key_bytes, value_bytes, on_delivery))

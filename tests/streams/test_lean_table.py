@@ -11,8 +11,10 @@ import faust
 import pytest
 from faust.types import TP
 
+from streams.forwarded import key_partition
 from streams.kafka import ensure_topics, faust_broker_options
 from streams.lean_table import LeanTable
+from streams.partitioner import KeyPartitioner
 from streams.persisted_offsets import PersistedOffsetsTableManager
 from streams.rocksdb_store import SCHEME, register_store
 from streams.settings import Settings
@@ -104,19 +106,16 @@ async def test_a_write_is_encoded_once_and_the_changelog_carries_the_stored_byte
     assert table["c-erika"] == {"visits": 3}
 
 
+PARTITIONS = 4
+
+
 @contextlib.asynccontextmanager
 async def table_on_broker(
-    settings: Settings,
-    app_id: str,
-    store: str,
-    table_class: type[faust.Table],
-    monkeypatch: pytest.MonkeyPatch,
-    data_dir: Path,
+    settings: Settings, app_id: str, store: str, table_class: type[faust.Table], data_dir: Path
 ) -> AsyncIterator[faust.Table]:
-    """A table of one partition of an app with the draining producer, started.
+    """A table of an app with the draining producer and the worker's partitioner, started.
 
-    No stream runs: the rows go by key (``use_partitioner``), and a write's changelog record
-    to partition 0, as a stream's event of that partition would send it.
+    No stream runs, so the rows go where their keys belong (``use_partitioner``).
     """
     register_store()
     app = faust.App(
@@ -126,14 +125,15 @@ async def table_on_broker(
         datadir=str(data_dir),
         Table=table_class,
         TableManager=PersistedOffsetsTableManager,
+        producer_partitioner=KeyPartitioner(),
     )
     app.transport = DrainingTransport(app.conf.broker_consumer, app)
-    table = app.Table("rows", key_type=str, partitions=1, use_partitioner=True)
+    table = app.Table("rows", key_type=str, partitions=PARTITIONS, use_partitioner=True)
     changelog = table.changelog_topic.get_topic_name()
-    ensure_topics(settings, [Topic(changelog, partitions=1, compacted=True)])
+    ensure_topics(settings, [Topic(changelog, partitions=PARTITIONS, compacted=True)])
     if store.startswith(SCHEME):
-        await table.data.assign_partitions(table, {TP(changelog, 0)})  # type: ignore[attr-defined]
-    monkeypatch.setattr(table, "partition_for_key", lambda key: 0)
+        partitions = {TP(changelog, partition) for partition in range(PARTITIONS)}
+        await table.data.assign_partitions(table, partitions)  # type: ignore[attr-defined]
     await app.producer.start()
     try:
         yield table
@@ -155,40 +155,42 @@ async def test_a_lean_table_logs_the_records_faust_logs_without_its_topic_layers
     table_class: type[faust.Table],
 ) -> None:
     app_id = f"{unique_topic_prefix}{table_class.__name__}"
-    async with table_on_broker(
-        settings, app_id, "memory://", table_class, monkeypatch, tmp_path
-    ) as table:
+    async with table_on_broker(settings, app_id, "memory://", table_class, tmp_path) as table:
         if table_class is LeanTable:
             monkeypatch.setattr(table.changelog_topic, "send_soon", refuse)
         table["c-erika"] = {"name": "Erika Müller", "visits": 3, "score": 0.5}
-        table["c-max"] = ["one", 2]
-        del table["c-max"]
+        table["c-anna"] = ["one", 2]
+        del table["c-anna"]
         await table.app.producer.flush()
         records = read_topic(settings, table.changelog_topic.get_topic_name())
 
     assert table["c-erika"] == {"name": "Erika Müller", "visits": 3, "score": 0.5}
-    assert "c-max" not in table
-    assert [(record.key(), record.value()) for record in records] == [
-        (b'"c-erika"', b'{"name":"Erika M\\u00fcller","visits":3,"score":0.5}'),
-        (b'"c-max"', b'["one",2]'),
-        (b'"c-max"', None),
-    ]
+    assert "c-anna" not in table
+    erika, anna = key_partition("c-erika", PARTITIONS), key_partition("c-anna", PARTITIONS)
+    assert erika != anna  # so that the partitions say something
+    logged = sorted(records, key=lambda record: (record.partition(), record.offset()))
+    assert [(record.partition(), record.key(), record.value()) for record in logged] == sorted(
+        [
+            (erika, b'"c-erika"', b'{"name":"Erika M\\u00fcller","visits":3,"score":0.5}'),
+            (anna, b'"c-anna"', b'["one",2]'),
+            (anna, b'"c-anna"', None),
+        ],
+        key=lambda row: row[0],
+    )
 
 
 async def test_a_lean_table_in_rocksdb_notes_the_offset_its_changelog_got(
-    settings: Settings, unique_topic_prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    settings: Settings, unique_topic_prefix: str, tmp_path: Path
 ) -> None:
     app_id = f"{unique_topic_prefix}offsets"
-    async with table_on_broker(
-        settings, app_id, f"{SCHEME}://", LeanTable, monkeypatch, tmp_path
-    ) as table:
+    async with table_on_broker(settings, app_id, f"{SCHEME}://", LeanTable, tmp_path) as table:
         for visits in range(3):
             table["c-erika"] = {"visits": visits}
         await table.app.producer.flush()
         await asyncio.sleep(0)  # the deliveries' callbacks
         manager: Any = table.app.tables
         manager.write_persisted_offsets()
-        changelog = TP(table.changelog_topic.get_topic_name(), 0)
+        changelog = TP(table.changelog_topic.get_topic_name(), key_partition("c-erika", PARTITIONS))
         store: Any = table.data
 
         assert store.persisted_offset(changelog) == 2
