@@ -89,17 +89,19 @@ async def test_a_flush_returns_once_the_broker_has_every_queued_record(
         assert delivered < QUEUED
 
 
+async def send_that_times_out(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+    """aiokafka's send giving up on a record, as when the broker never answers."""
+    delivery = asyncio.get_running_loop().create_future()
+    delivery.set_exception(KafkaTimeoutError())
+    return delivery
+
+
 @pytest.mark.parametrize("how", ["queued", "sent"])
 async def test_a_record_the_broker_did_not_take_fails_every_later_flush(
     settings: Settings, unique_topic_prefix: str, how: str
 ) -> None:
     name = f"{unique_topic_prefix}lost"
     ensure_topics(settings, [Topic(name, partitions=1)])
-
-    async def send_that_times_out(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        delivery = asyncio.get_running_loop().create_future()
-        delivery.set_exception(KafkaTimeoutError())
-        return delivery
 
     async with started_producer(settings, name, DrainingTransport) as (topic, aiokafka_producer):
         producer, send = topic.app.producer, aiokafka_producer.send
@@ -153,11 +155,6 @@ async def test_a_raw_record_the_broker_did_not_take_fails_every_later_flush(
 ) -> None:
     name = f"{unique_topic_prefix}rawlost"
     ensure_topics(settings, [Topic(name, partitions=1)])
-
-    async def send_that_times_out(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        delivery = asyncio.get_running_loop().create_future()
-        delivery.set_exception(KafkaTimeoutError())
-        return delivery
 
     told: list[BaseException | None] = []
     async with started_producer(settings, name, DrainingTransport) as (topic, aiokafka_producer):
