@@ -21,7 +21,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -32,6 +31,7 @@ from streams.kafka import end_offsets, faust_broker_options
 from streams.lean_registry import LeanRegistry
 from streams.lean_table import LeanTable
 from streams.lean_topic import LeanTopic
+from streams.settings import Settings
 from tests.bench.cluster import PARTITIONS, Cluster, create_topics, fresh_cluster
 
 ROW = {"visits": 3, "name": "a value of the size of a small row", "score": 0.5}
@@ -143,7 +143,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     costs: dict[str, list[Cost]] = {arm.name: [] for arm in ARMS}
-    with fresh_cluster(Path("logs") / "bench") as cluster:
+    log_dir = Settings.from_env().data_dir / "bench" / time.strftime("record-cost-%Y%m%d-%H%M%S")
+    with fresh_cluster(log_dir) as cluster:
         for round_index in range(args.rounds):
             for arm in ARMS if round_index % 2 == 0 else ARMS[::-1]:
                 cost = asyncio.run(measure(cluster, arm, args.records))
