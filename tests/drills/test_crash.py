@@ -86,6 +86,19 @@ def lead_profile(base: str, truth: GroundTruth, email: str) -> str:
     return f"{email}: profile {held}, truth {truth.cms_points_by_email[email]}"
 
 
+def held_profile(base: str, email: str) -> str:
+    """The id, identities and orders the worker holds for a person, for a failure message.
+
+    Tells an order applied to another profile (identities short of the truth's) from one lost.
+    """
+    status, body = http_get(f"{base}/customers?email={quote(email)}")
+    if status != 200:
+        return f"{email}: HTTP {status}"
+    return (
+        f"{email}: {body['customer_id']}, identities {body['identities']}, orders {body['orders']}"
+    )
+
+
 def uncommitted(settings: Settings) -> list[str]:
     """Partitions whose consumer group has records left to commit, to tell a stall from a loss."""
     inspector = Inspector(settings)
@@ -116,9 +129,12 @@ def settle_while_progressing(
             fewest, progressed = len(found), time.monotonic()
         elif time.monotonic() - progressed > STALL:
             profiles = [lead_profile(base, truth, email) for email, _ in leads[:5]]
+            order_people = [entry.partition(":")[0] for entry in found if " orders, " in entry]
+            held = [held_profile(base, email) for email in order_people[:5]]
             pytest.fail(
                 f"{len(found)} mismatches for {STALL:.0f} s, e.g. {found[:5]}; "
-                f"leads' profiles {profiles}; worker health {http_get(f'{base}/healthz')}; "
+                f"leads' profiles {profiles}; profiles short of orders {held}; "
+                f"worker health {http_get(f'{base}/healthz')}; "
                 f"uncommitted {uncommitted(settings)}; log:\n{process.log_tail()}"
             )
         time.sleep(1.0)
