@@ -217,8 +217,10 @@ class IdentityResolver:
 
         Outputs first, then the graph, and they reach the broker in that order: a crash in
         between replays the record, whose merges and objections a graph already written
-        would hide. Meanwhile the record's later events see the links its earlier events
-        made (:class:`StagedGraph`).
+        would hide. A graph kept in RocksDB is written to disk at once and kept across a
+        crash, so then the outputs are acknowledged first (:func:`delivered_in_order`).
+        Meanwhile the record's later events see the links its earlier events made
+        (:class:`StagedGraph`).
         """
         staged = StagedGraph(self.graph)
         in_order = False

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import faust
+import pytest
 from aiokafka.producer.message_accumulator import MessageAccumulator
 from aiokafka.structs import TopicPartition
 
-from streams.in_order_producer import InOrderAccumulator
+from streams.embedded_transport import use_embedded_transport
+from streams.in_order_producer import InOrderAccumulator, delivered_in_order
+from streams.rocksdb_store import SCHEME
 
 LINGER_MS = 50
 STATE = TopicPartition("journeyhub-customer-profiles-changelog", 0)
@@ -82,3 +86,20 @@ async def test_ending_the_lingers_sends_everything_at_once_and_wakes_the_sender(
 
     assert sender_wakes.done()
     assert drained(accumulator, set()) == {STATE, OUTPUT}
+
+
+@pytest.mark.parametrize(("store", "waits"), [("memory://", False), (f"{SCHEME}://", True)])
+async def test_outputs_are_acknowledged_before_state_that_a_crash_keeps_on_disk(
+    store: str, waits: bool
+) -> None:
+    app = faust.App(f"in-order-test-{waits}", broker="kafka://localhost:1", store=store)
+    use_embedded_transport(app)  # the in-order producer; never started, nothing is sent
+    delivery = asyncio.get_running_loop().create_future()
+
+    waiting = asyncio.create_task(delivered_in_order(app, [delivery]))
+    await asyncio.sleep(0.05)
+    returned_before_the_broker_had_it = waiting.done()
+    delivery.set_result(None)
+    await waiting
+
+    assert returned_before_the_broker_had_it is not waits
