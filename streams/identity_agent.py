@@ -41,7 +41,7 @@ from streams.identity import (
     owners,
     resolve,
 )
-from streams.in_order_producer import delivered_in_order
+from streams.in_order_producer import delivered_before_durable_state
 from streams.intake import SourceRecord
 from streams.normalize import from_epoch_ms, to_epoch_ms
 from streams.privacy import Erasure, suppression_key
@@ -218,9 +218,9 @@ class IdentityResolver:
         Outputs first, then the graph, and they reach the broker in that order: a crash in
         between replays the record, whose merges and objections a graph already written
         would hide. A graph kept in RocksDB is written to disk at once and kept across a
-        crash, so then the outputs are acknowledged first (:func:`delivered_in_order`).
-        Meanwhile the record's later events see the links its earlier events made
-        (:class:`StagedGraph`).
+        crash, so then the outputs are acknowledged first
+        (:func:`delivered_before_durable_state`). Meanwhile the record's later events see the
+        links its earlier events made (:class:`StagedGraph`).
         """
         staged = StagedGraph(self.graph)
         in_order = False
@@ -232,7 +232,7 @@ class IdentityResolver:
                     await forwarded.dead_letter(self._app, self._metrics, error)
         deliveries = await self._to_profiles.send() + await self._to_tracking.send()
         if in_order:
-            await delivered_in_order(self._app, deliveries)
+            await delivered_before_durable_state(self._app, deliveries)
         staged.commit()
 
     async def _resolve(self, forwarded: ForwardedEvent, staged: StagedGraph) -> bool:

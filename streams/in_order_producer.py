@@ -94,20 +94,29 @@ async def acknowledged(app: faust.App, deliveries: Iterable[Awaitable[Any]]) -> 
 
 
 async def delivered_in_order(app: faust.App, deliveries: Iterable[Awaitable[Any]]) -> None:
-    """Make sure ``deliveries`` reach the broker before the state written after them is kept.
+    """Make sure ``deliveries`` reach the broker before any record sent after them.
 
-    The in-order producer writes to a single broker in send order, and tables kept in memory
-    are rebuilt from their changelogs, whose records follow the outputs: nothing to wait for.
-    A table kept on disk (RocksDB) holds a write at once, before any record reaches the
-    broker, and keeps it across a crash: a worker killed within the linger would find, once
-    restarted, the state remembering outputs that never left, and replaying the event would
-    not send them again (the resolver's merges). Any other producer may write to several
-    brokers, each in its own order. In both cases this waits for the acknowledgements.
+    The in-order producer writes to a single broker in send order, so there is nothing to
+    wait for. Any other producer may write to several brokers, each in its own order: then
+    this waits for the acknowledgements.
     """
-    if not isinstance(app.producer, InOrderProducer) or _tables_outlive_the_process(app):
+    if not isinstance(app.producer, InOrderProducer):
         await acknowledged(app, deliveries)
 
 
-def _tables_outlive_the_process(app: faust.App) -> bool:
-    """Whether the app's tables are kept on disk, where a write survives the process."""
-    return app.conf.store.scheme != "memory"
+async def delivered_before_durable_state(
+    app: faust.App, deliveries: Iterable[Awaitable[Any]]
+) -> None:
+    """Make sure ``deliveries`` reach the broker before state that a crash keeps on disk.
+
+    As :func:`delivered_in_order`, but a table kept on disk (RocksDB) holds a write at once,
+    before any record reaches the broker, and keeps it across a crash: a worker killed within
+    the producer's linger would restart with state that remembers outputs which never left,
+    and replaying the event would not send them again. With such tables this waits for the
+    acknowledgements on the in-order producer too; tables in memory are rebuilt from their
+    changelogs, whose records follow the outputs.
+    """
+    if app.conf.store.scheme != "memory":
+        await acknowledged(app, deliveries)
+    else:
+        await delivered_in_order(app, deliveries)

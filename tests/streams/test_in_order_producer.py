@@ -10,7 +10,7 @@ from aiokafka.producer.message_accumulator import MessageAccumulator
 from aiokafka.structs import TopicPartition
 
 from streams.embedded_transport import use_embedded_transport
-from streams.in_order_producer import InOrderAccumulator, delivered_in_order
+from streams.in_order_producer import InOrderAccumulator, delivered_before_durable_state
 from streams.rocksdb_store import SCHEME
 
 LINGER_MS = 50
@@ -96,7 +96,7 @@ async def test_outputs_are_acknowledged_before_state_that_a_crash_keeps_on_disk(
     use_embedded_transport(app)  # the in-order producer; never started, nothing is sent
     delivery = asyncio.get_running_loop().create_future()
 
-    waiting = asyncio.create_task(delivered_in_order(app, [delivery]))
+    waiting = asyncio.create_task(delivered_before_durable_state(app, [delivery]))
     await asyncio.sleep(0.05)
     returned_before_the_broker_had_it = waiting.done()
     delivery.set_result(None)
