@@ -168,7 +168,9 @@ class ProfileAgent:
 
         The steps run in an order that a crash anywhere in between can replay: the
         ``merge-in`` goes out before the absorbed profile is removed, and the survivor
-        merges an absorbed profile only once.
+        merges an absorbed profile only once. Not yet with tables in RocksDB, which keep the
+        merge on disk at once: a kill before the ``merge-in`` left the producer loses the
+        hand-over (see Reliability in the README).
         """
         if self.merged.get(absorbed_id) is not None:
             self._metrics.duplicates.labels(topic=forwarded.topic).inc()
